@@ -1,0 +1,81 @@
+"""The ``emollm`` command.
+
+Each subcommand lives in its own module, which exposes ``add_arguments(parser)`` and
+``run(args) -> int``. Modules are imported only when their subcommand runs, so ``emollm --help``
+is instant and a broken optional dependency breaks only the subcommand that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+#: name -> (module, one-line help). Order is the order ``emollm --help`` lists them in.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("emollm_plugin.demo", "Run all of EmoLLM end to end on synthetic data, offline, on CPU."),
+    "tiny-model": ("emollm_plugin.tiny", "Build a tiny offline LLaVA base (Llama + CLIP tower) for tests."),
+    "data": ("emollm_plugin.emobench.cli", "Build, validate or synthesize EmoBench data."),
+    "emoprompt": ("emollm_plugin.emoprompt.cli", "Generate ground-truth-guided rationales and exemplars."),
+    "train": ("emollm_plugin.train", "Train with LLaVA's train() plus MVP, EmoPrompt and video."),
+    "eval": ("emollm_plugin.lmms_glue.evaluate", "Run EmoBench through lmms-eval and print the table."),
+    "report": ("emollm_plugin.report", "Markdown report and plots from an lmms-eval run folder."),
+    "compare": ("emollm_plugin.compare", "Paper-style table over several lmms-eval runs."),
+    "serve": ("emollm_plugin.serve", "OpenAI-compatible chat endpoint over an EmoLLM checkpoint."),
+    "ablate": ("emollm_plugin.ablate", "Sweep tau, k, training order and MVP on/off; one table per sweep."),
+}
+
+#: Subcommands that parse their own argv (LLaVA's HfArgumentParser flags).
+PASSTHROUGH = {"train"}
+
+
+def offline_defaults() -> None:
+    """No hub look-ups or telemetry unless the user asks for them."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    width = max(len(name) for name in COMMANDS)
+    listing = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="emollm",
+        description="EmoLLM: MVP projector, EmoPrompt and EmoBench for LLaVA and lmms-eval.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"commands:\n{listing}\n\nRun 'emollm COMMAND --help' for a command's options.",
+        usage="emollm [-h] [--version] COMMAND ...",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    offline_defaults()
+    top = _top_parser()
+    top.add_argument("--version", action="store_true", help="print the plugin's version and exit")
+    if not argv or argv[0] not in COMMANDS:
+        args, rest = top.parse_known_args(argv)
+        if args.version:
+            from emollm_plugin import __version__
+
+            print(__version__)
+            return 0
+        if rest:
+            top.error(f"unknown command {rest[0]!r}; choose one of: {', '.join(COMMANDS)}")
+        top.print_help()
+        return 0 if not argv else 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(COMMANDS[name][0])
+    if name in PASSTHROUGH:
+        return int(module.main(rest) or 0)
+    parser = argparse.ArgumentParser(prog=f"emollm {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""EmoBench records: one JSON object per question, in JSON Lines files.
+
+Every stage reads and writes these: source adapters produce them, the LLaVA dataset and the
+lmms-eval tasks consume them, EmoPrompt attaches rationales to their ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from emollm_plugin.emobench.tasks import MODALITIES, SPLITS, TASKS, answer_options, get_task
+
+REQUIRED_FIELDS = ("id", "task", "modality", "media", "question", "answer", "source", "split")
+
+
+class RecordError(ValueError):
+    """A record that breaks the schema; the message names the file, the line and the fix."""
+
+
+@dataclass
+class Record:
+    id: str
+    task: str
+    modality: str
+    media: str  # path relative to the media root (the folder holding the records file)
+    question: str
+    answer: str
+    source: str
+    split: str
+    options: list[str] = field(default_factory=list)  # for emo_o: the hidden label set
+    text: str | None = None  # meme text, utterance, tweet: part of the prompt where it exists
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Record:
+        problems = record_problems(data)
+        if problems:
+            raise RecordError("; ".join(problems))
+        return cls(
+            id=str(data["id"]),
+            task=data["task"],
+            modality=data["modality"],
+            media=data["media"],
+            question=data["question"],
+            answer=data["answer"],
+            source=data["source"],
+            split=data["split"],
+            options=list(data.get("options") or []),
+            text=data.get("text"),
+        )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label set the answer is scored against."""
+        return answer_options(self.task, self.options)
+
+
+def record_problems(data: object) -> list[str]:
+    """Every schema problem of one decoded JSON object (empty when it is a valid record)."""
+    if not isinstance(data, dict):
+        return [f"a record must be a JSON object, got {type(data).__name__}"]
+    problems = [f"missing field {name!r}" for name in REQUIRED_FIELDS if name not in data]
+    if problems:
+        return problems
+    for name in REQUIRED_FIELDS:
+        if not isinstance(data[name], str) or not data[name].strip():
+            problems.append(f"field {name!r} must be a non-empty string")
+    if problems:
+        return problems
+    if data["task"] not in TASKS:
+        problems.append(f"task {data['task']!r} is not one of {', '.join(TASKS)}")
+    if data["modality"] not in MODALITIES:
+        problems.append(f"modality {data['modality']!r} is not one of {', '.join(MODALITIES)}")
+    if data["split"] not in SPLITS:
+        problems.append(f"split {data['split']!r} is not one of {', '.join(SPLITS)}")
+    options = data.get("options") or []
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        problems.append("field 'options' must be a list of strings")
+        return problems
+    if problems:
+        return problems
+    kind = get_task(data["task"]).answer_kind
+    if kind in ("option", "open") and not options:
+        problems.append(f"task {data['task']!r} needs its label set in 'options'")
+    labels = answer_options(data["task"], options)
+    if labels and data["answer"] not in labels:
+        problems.append(f"answer {data['answer']!r} is outside the label set [{', '.join(labels)}]")
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        problems.append("field 'text' must be a string or absent")
+    return problems
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Record | RecordError]]:
+    """Yield ``(line_number, record_or_error)`` for every non-empty line; never stops on a bad line."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield lineno, RecordError(f"{path}:{lineno}: malformed JSON ({exc.msg}); fix or delete the line")
+                continue
+            try:
+                yield lineno, Record.from_dict(data)
+            except RecordError as exc:
+                rid = data.get("id", "?") if isinstance(data, dict) else "?"
+                yield lineno, RecordError(f"{path}:{lineno}: record {rid!r}: {exc}")
+
+
+def read_records(path: str | Path, strict: bool = True) -> list[Record]:
+    """All records of a JSONL file. ``strict`` raises on the first bad line, else bad lines are skipped."""
+    records = []
+    for _, item in iter_jsonl(path):
+        if isinstance(item, RecordError):
+            if strict:
+                raise item
+            continue
+        records.append(item)
+    return records
+
+
+def write_records(path: str | Path, records: Iterable[Record]) -> int:
+    """Write records atomically (temp file + rename) and return how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            count += 1
+    tmp.replace(path)
+    return count

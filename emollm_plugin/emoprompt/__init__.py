@@ -1,0 +1,1 @@
+"""EmoPrompt: conversation templates, ground-truth-guided rationales and exemplars."""

@@ -1,0 +1,1 @@
+"""Glue between EmoLLM and LLaVA (llava-torch). The only package here that imports llava."""

@@ -1,0 +1,1 @@
+"""Glue between EmoLLM and lmms-eval."""

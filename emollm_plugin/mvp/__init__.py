@@ -1,0 +1,1 @@
+"""Pure-torch Multi-perspective Visual Projection (MVP)."""

@@ -1,0 +1,22 @@
+"""Runtime patches that let llava-torch 1.2.2.post1 run on the plugin's pinned stack and on CPU.
+
+One module per upstream symptom; each exposes ``apply() -> bool`` (True when it changed
+something), checks the versions it was written for, and is idempotent. No installed file is
+ever edited on disk. :func:`apply_all` is called by ``emollm_plugin.register()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Applied in this order.
+PATCHES: tuple[str, ...] = ()
+
+
+def apply_all() -> dict[str, bool]:
+    """Apply every patch once; return which ones changed something in this process."""
+    applied = {}
+    for name in PATCHES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        applied[name] = module.apply()
+    return applied
