@@ -10,7 +10,12 @@ from __future__ import annotations
 import importlib
 
 #: Applied in this order.
-PATCHES: tuple[str, ...] = ()
+PATCHES: tuple[str, ...] = (
+    "llava_model_import_hidden",
+    "llava_forward_new_generate_kwargs",
+    "trainer_save_checkpoint_metrics",
+    "deepspeed_save_cuda_synchronize",
+)
 
 
 def apply_all() -> dict[str, bool]:

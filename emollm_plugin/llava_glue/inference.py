@@ -1,0 +1,248 @@
+"""Load an EmoLLM checkpoint through LLaVA's own loader and run it: batched generation and log-likelihoods.
+
+The one place that turns a checkpoint folder into answers. The lmms-eval model, ``emollm serve``
+and the local EmoPrompt teacher all use :class:`EmoLLMRunner`.
+
+LLaVA's ``load_pretrained_model`` chooses its code path from substrings of a *model name*
+("llava", "lora", "mpt", "mistral") and loads projector and LoRA extras with ``strict=False``.
+Here the name is derived from what the folder holds, and every projector weight is checked
+after loading, so a mismatched checkpoint fails loudly instead of running with random weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+import emollm_plugin
+
+IGNORE_INDEX = -100
+PROJECTOR_PREFIX = "model.mm_projector."
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder that cannot be loaded as asked; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class CheckpointKind:
+    kind: str  # "full", "lora" or "projector"
+    model_type: str
+
+
+def inspect_checkpoint(model_path: str | Path) -> CheckpointKind:
+    """What a LLaVA output folder holds: full weights, LoRA adapters, or a projector only."""
+    path = Path(model_path)
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{path}: no config.json; is this a LLaVA/EmoLLM output folder?")
+    model_type = json.loads(config_file.read_text()).get("model_type", "llava_llama")
+    if (path / "adapter_config.json").is_file():
+        return CheckpointKind("lora", model_type)
+    has_weights = any(path.glob("*.safetensors")) or any(path.glob("pytorch_model*.bin"))
+    if (path / "mm_projector.bin").is_file() and not has_weights:
+        return CheckpointKind("projector", model_type)
+    if not has_weights:
+        raise CheckpointError(f"{path}: no model weights (*.safetensors, pytorch_model*.bin, mm_projector.bin)")
+    return CheckpointKind("full", model_type)
+
+
+def llava_model_name(kind: CheckpointKind) -> str:
+    """The model name that steers ``load_pretrained_model`` down the right branch."""
+    name = "llava"
+    if kind.kind == "lora":
+        name += "-lora"
+    for family in ("mpt", "mistral"):
+        if family in kind.model_type:
+            name += f"-{family}"
+    return name
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def checkpoint_projector_tensors(model_path: Path, kind: str) -> dict[str, torch.Tensor]:
+    """Projector tensors as stored in the checkpoint, keyed ``model.mm_projector.<name>``."""
+    if kind == "projector":
+        files = [model_path / "mm_projector.bin"]
+    elif kind == "lora":
+        files = [model_path / "non_lora_trainables.bin"]
+    else:
+        files = sorted(model_path.glob("*.safetensors")) or sorted(model_path.glob("pytorch_model*.bin"))
+    found = {}
+    for file in files:
+        for key, value in _load_tensors(file).items():
+            key = key.removeprefix("base_model.model.")
+            if key.startswith(PROJECTOR_PREFIX):
+                found[key] = value
+    return found
+
+
+def verify_projector(model, model_path: str | Path, kind: str) -> None:
+    """Fail unless every projector weight of ``model`` equals the checkpoint's tensor."""
+    stored = checkpoint_projector_tensors(Path(model_path), kind)
+    projector = model.get_model().mm_projector.state_dict()
+    missing = [PROJECTOR_PREFIX + name for name in projector if PROJECTOR_PREFIX + name not in stored]
+    if missing:
+        raise CheckpointError(
+            f"{model_path}: the checkpoint lacks {len(missing)} projector weight(s) the model needs "
+            f"(e.g. {', '.join(missing[:3])}); it was saved with a different --mm_projector_type or MVP options"
+        )
+    for name, value in projector.items():
+        expected = stored[PROJECTOR_PREFIX + name].to(value.dtype)
+        if not torch.allclose(value.cpu(), expected, atol=1e-3, rtol=1e-3):
+            raise CheckpointError(f"{model_path}: projector weight {name} was not loaded into the model")
+
+
+def _default_conv_mode(config) -> str:
+    from emollm_plugin.emoprompt.template import DEFAULT_TEMPLATE_FOR_MODEL_TYPE
+
+    return getattr(config, "emollm_version", None) or DEFAULT_TEMPLATE_FOR_MODEL_TYPE.get(
+        config.model_type, "emollm_v1"
+    )
+
+
+class EmoLLMRunner:
+    """A loaded checkpoint with batched ``generate`` and ``loglikelihood``."""
+
+    def __init__(
+        self,
+        model_path: str,
+        model_base: str | None = None,
+        device: str = "cpu",
+        conv_mode: str | None = None,
+        num_frames: int = 8,
+        max_fps: float | None = None,
+        dtype: str | None = None,
+    ):
+        emollm_plugin.register()
+        from llava.model.builder import load_pretrained_model
+
+        self.model_path = str(model_path)
+        kind = inspect_checkpoint(model_path)
+        if kind.kind in ("lora", "projector") and not model_base:
+            raise CheckpointError(f"{model_path} holds a {kind.kind} checkpoint: pass its base model (model_base)")
+        device_map = "auto" if device == "cuda" else device
+        self.tokenizer, self.model, self.image_processor, self.context_len = load_pretrained_model(
+            self.model_path, model_base, llava_model_name(kind), device=device, device_map=device_map
+        )
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
+        self.model.to(device=device, dtype=torch_dtype).eval()
+        verify_projector(self.model, model_path, kind.kind)
+        self.device = device
+        self.num_frames = num_frames
+        self.max_fps = max_fps
+        self.conv_mode = conv_mode or _default_conv_mode(self.model.config)
+        self.model.config.tokenizer_padding_side = "left"  # batched generation
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.unk_token
+
+    # -- prompts and pixels -------------------------------------------------------------
+    def build_prompt(self, text: str, has_media: bool) -> str:
+        from llava.conversation import conv_templates
+
+        if self.conv_mode not in conv_templates:
+            raise ValueError(f"conv_mode {self.conv_mode!r} is not registered; known: {', '.join(conv_templates)}")
+        conv = conv_templates[self.conv_mode].copy()
+        conv.append_message(conv.roles[0], f"<image>\n{text}" if has_media else text)
+        conv.append_message(conv.roles[1], None)
+        return conv.get_prompt()
+
+    def pixels(self, media: list[Image.Image] | None) -> torch.Tensor:
+        """``[3, H, W]`` for one image, ``[T, 3, H, W]`` for video frames, zeros for no media."""
+        if not media:
+            crop = self.image_processor.crop_size
+            return torch.zeros(3, crop["height"], crop["width"])
+        values = self.image_processor.preprocess([m.convert("RGB") for m in media], return_tensors="pt")["pixel_values"]
+        return values[0] if len(media) == 1 else values
+
+    def _encode(self, prompt: str) -> torch.Tensor:
+        from llava.constants import IMAGE_TOKEN_INDEX
+        from llava.mm_utils import tokenizer_image_token
+
+        return torch.tensor(tokenizer_image_token(prompt, self.tokenizer, IMAGE_TOKEN_INDEX), dtype=torch.long)
+
+    def _batch(self, prompts: list[str], media: list[list[Image.Image] | None]):
+        encoded = [self._encode(self.build_prompt(p, bool(m))) for p, m in zip(prompts, media, strict=True)]
+        width = max(len(ids) for ids in encoded)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(encoded), width), dtype=torch.long)
+        for row, ids in enumerate(encoded):
+            input_ids[row, width - len(ids):] = ids
+            attention[row, width - len(ids):] = 1
+        dtype = next(self.model.parameters()).dtype
+        images = [self.pixels(m).to(self.device, dtype) for m in media]
+        return input_ids.to(self.device), attention.to(self.device), images
+
+    # -- public API -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: list[str],
+        media: list[list[Image.Image] | None],
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+    ) -> list[str]:
+        """Answers for a batch of user texts (without ``<image>``), each with 1 image, T frames or None."""
+        if not prompts:
+            return []
+        input_ids, attention, images = self._batch(prompts, media)
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        output = self.model.generate(
+            input_ids,
+            attention_mask=attention,
+            images=images,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            use_cache=True,
+            **sampling,
+        )
+        return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+    @torch.inference_mode()
+    def loglikelihood(
+        self, prompt: str, media: list[Image.Image] | None, continuation: str
+    ) -> tuple[float, bool]:
+        """Sum of log-probabilities of ``continuation`` after the prompt, and whether it is greedy."""
+        context = self._encode(self.build_prompt(prompt, bool(media)))
+        whole = self._encode(self.build_prompt(prompt, bool(media)) + continuation)
+        labels = whole.clone()
+        labels[: len(context)] = IGNORE_INDEX
+        dtype = next(self.model.parameters()).dtype
+        images = [self.pixels(media).to(self.device, dtype)]
+        _, _, attention, _, embeds, new_labels = self.model.prepare_inputs_labels_for_multimodal(
+            whole[None].to(self.device), None, torch.ones_like(whole)[None].to(self.device), None,
+            labels[None].to(self.device), images,
+        )
+        logits = self.model(inputs_embeds=embeds, attention_mask=attention).logits[0, :-1].float()
+        targets = new_labels[0, 1:]
+        keep = targets != IGNORE_INDEX
+        logprobs = torch.log_softmax(logits[keep], dim=-1)
+        chosen = targets[keep]
+        total = logprobs.gather(-1, chosen[:, None]).sum().item()
+        greedy = bool((logprobs.argmax(-1) == chosen).all().item())
+        return total, greedy
+
+
+def load_runner(
+    model_path: str,
+    model_base: str | None = None,
+    device: str = "cpu",
+    conv_mode: str | None = None,
+    num_frames: int = 8,
+    **kwargs,
+) -> EmoLLMRunner:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return EmoLLMRunner(model_path, model_base, device=device, conv_mode=conv_mode, num_frames=num_frames, **kwargs)

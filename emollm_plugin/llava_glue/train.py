@@ -1,0 +1,169 @@
+"""The plugin's train entry: LLaVA's own ``train()`` with EmoLLM registered.
+
+``python -m emollm_plugin.train`` (or ``emollm train``) accepts every LLaVA flag unchanged plus
+the plugin's (``--mvp_*``, ``--emoprompt_k``, ``--video_folder``, ``--num_frames``). It runs
+under ``deepspeed`` and ``torchrun`` like LLaVA's ``train_mem.py``: each rank imports this
+module, so each rank registers the plugin.
+
+LLaVA's ``train()`` reads its argument dataclasses, its dataset factory and its model class
+from module globals when it runs; this entry points those globals at the plugin's versions and
+checks the flags LLaVA would silently misread (an unknown ``--version`` falls back to
+``vicuna_v1``; a relative ``--vision_tower`` is stored verbatim in the checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import transformers
+
+import emollm_plugin
+from emollm_plugin.cli import offline_defaults
+
+logger = logging.getLogger(__name__)
+
+#: LLM ``model_type`` → name of the llava-torch class that wraps it.
+LLAVA_CLASS_FOR_MODEL_TYPE = {
+    "llama": "LlavaLlamaForCausalLM",
+    "llava_llama": "LlavaLlamaForCausalLM",
+    "mistral": "LlavaMistralForCausalLM",
+    "llava_mistral": "LlavaMistralForCausalLM",
+    "mpt": "LlavaMptForCausalLM",
+    "llava_mpt": "LlavaMptForCausalLM",
+}
+
+
+class UnsupportedBaseModel(ValueError):
+    pass
+
+
+def llava_class_for(model_name_or_path: str):
+    """The llava-torch class for a base LLM, chosen from its config's ``model_type`` (not its path)."""
+    import llava.model as llava_model
+
+    model_type = transformers.AutoConfig.from_pretrained(model_name_or_path).model_type
+    try:
+        return getattr(llava_model, LLAVA_CLASS_FOR_MODEL_TYPE[model_type])
+    except KeyError:
+        supported = ", ".join(sorted({k for k in LLAVA_CLASS_FOR_MODEL_TYPE if not k.startswith("llava_")}))
+        raise UnsupportedBaseModel(
+            f"--model_name_or_path {model_name_or_path}: base model_type {model_type!r} is not supported; "
+            f"supported: {supported}"
+        ) from None
+
+
+class LlavaForAnyBase:
+    """Stands in for ``LlavaLlamaForCausalLM`` inside ``llava.train.train``.
+
+    LLaVA's ``train()`` always builds ``LlavaLlamaForCausalLM`` unless the path contains "mpt";
+    this picks the class from the base model's config instead.
+    """
+
+    @staticmethod
+    def from_pretrained(model_name_or_path: str, *args, **kwargs):
+        cls = llava_class_for(model_name_or_path)
+        if cls.__name__ == "LlavaMptForCausalLM":
+            kwargs.pop("attn_implementation", None)
+        return cls.from_pretrained(model_name_or_path, *args, **kwargs)
+
+
+def default_attn_implementation() -> str:
+    """flash-attn where it is installed and a GPU is present, else PyTorch's sdpa."""
+    import importlib.util
+
+    import torch
+
+    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def parse_flags(argv: list[str]):
+    from emollm_plugin.llava_glue.args import EmoDataArguments, EmoModelArguments
+    from llava.train import train as llava_train
+
+    parser = transformers.HfArgumentParser((EmoModelArguments, EmoDataArguments, llava_train.TrainingArguments))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def check_flags(model_args, data_args, training_args) -> None:
+    """Errors for flags LLaVA would accept and then misuse without a word."""
+    from llava import conversation
+
+    from emollm_plugin.llava_glue.register import MVP_TYPE, mvp_options_from_args
+
+    if model_args.version not in conversation.conv_templates and model_args.version not in ("v0", "v0.5"):
+        known = ", ".join(sorted(conversation.conv_templates))
+        raise ValueError(f"--version {model_args.version!r} is not a LLaVA conversation template; known: {known}")
+    if model_args.mm_projector_type == MVP_TYPE:
+        mvp_options_from_args(model_args)  # raises with the offending --mvp_* flag
+    if data_args.data_path is None or not Path(data_args.data_path).is_file():
+        raise FileNotFoundError(f"--data_path {data_args.data_path}: no such file")
+    if model_args.pretrain_mm_mlp_adapter and not Path(model_args.pretrain_mm_mlp_adapter).is_file():
+        raise FileNotFoundError(f"--pretrain_mm_mlp_adapter {model_args.pretrain_mm_mlp_adapter}: no such file")
+    llava_class_for(model_args.model_name_or_path)
+
+
+def absolutise_flag(argv: list[str], flag: str) -> list[str]:
+    """Make a local path flag absolute so checkpoints work from any folder."""
+    out = list(argv)
+    for i, item in enumerate(out):
+        if item == flag and i + 1 < len(out) and os.path.exists(out[i + 1]):
+            out[i + 1] = str(Path(out[i + 1]).resolve())
+        elif item.startswith(flag + "=") and os.path.exists(item.split("=", 1)[1]):
+            out[i] = f"{flag}={Path(item.split('=', 1)[1]).resolve()}"
+    return out
+
+
+def install_into_llava(output_dir: str) -> None:
+    """Point ``llava.train.train``'s globals at the plugin's arguments, dataset and model class."""
+    from llava.train import train as llava_train
+
+    from emollm_plugin.llava_glue.args import EmoDataArguments, EmoModelArguments
+    from emollm_plugin.llava_glue.dataset import make_data_module
+
+    llava_train.ModelArguments = EmoModelArguments
+    llava_train.DataArguments = EmoDataArguments
+    llava_train.LlavaLlamaForCausalLM = LlavaForAnyBase
+    llava_train.make_supervised_data_module = lambda tokenizer, data_args: make_data_module(
+        tokenizer, data_args, output_dir=output_dir
+    )
+
+
+def report_skips(output_dir: str) -> int:
+    from emollm_plugin.llava_glue.dataset import SKIP_LOG_NAME, skipped_samples
+
+    skips = skipped_samples(output_dir)
+    if skips and int(os.environ.get("RANK", "0")) == 0:
+        ids = ", ".join(str(s["id"]) for s in skips[:10])
+        logger.warning(
+            "%d sample(s) were skipped because their media could not be read (%s%s); see %s",
+            len(skips), ids, ", ..." if len(skips) > 10 else "", Path(output_dir) / SKIP_LOG_NAME,
+        )
+    return len(skips)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    offline_defaults()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    emollm_plugin.register()
+    argv = absolutise_flag(argv, "--vision_tower")
+    model_args, data_args, training_args = parse_flags(argv)
+    check_flags(model_args, data_args, training_args)
+    install_into_llava(training_args.output_dir)
+
+    from llava.train import train as llava_train
+
+    attn = model_args.attn_implementation or default_attn_implementation()
+    saved_argv = sys.argv
+    sys.argv = [saved_argv[0], *argv]  # LLaVA's train() parses sys.argv itself
+    try:
+        llava_train.train(attn_implementation=attn)
+    finally:
+        sys.argv = saved_argv
+    report_skips(training_args.output_dir)
+    return 0

@@ -1,0 +1,170 @@
+"""``emollm tiny-model``: a tiny LLaVA base built offline in seconds, for tests and the demo.
+
+``OUT/llm`` holds a tiny Llama (or Mistral / MPT) with a slow ``LlamaTokenizer`` whose
+sentencepiece model is trained on the spot; ``OUT/vision`` holds a tiny CLIP vision tower and
+its ``CLIPImageProcessor``. LLaVA's ``train()`` takes them as ``--model_name_or_path OUT/llm
+--vision_tower OUT/vision``; real users pass real model names instead.
+
+Two traps this avoids (both silent in LLaVA): a tokenizer that maps label words or brackets
+to ``<unk>`` makes ``preprocess_v1`` report "tokenization mismatch" and mask every label, so
+the sentencepiece model is trained on the prompt and label text with byte fallback; and a
+non-legacy ``LlamaTokenizer`` tokenises ``</s>`` boundaries differently from what LLaVA's v1
+masking assumes, so ``legacy=True`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+from emollm_plugin.emobench.tasks import ANSWER_PREFIX, LABEL_SETS, MODALITIES, TASKS, build_question
+from emollm_plugin.emoprompt.template import TEMPLATES
+
+LLM_TYPES = ("llama", "mistral", "mpt")
+
+_EXTRA_TEXT = (
+    "USER: ASSISTANT: </s> <s> [INST] [/INST] <<SYS>> <</SYS>> <|im_start|> <|im_end|> system user assistant",
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions.",
+    "The image shows a red square. The colours and the shape suggest this emotion. "
+    "The cues point to the answer. Reasoning: Example 1: Example 2: Question: Now answer:",
+    "Describe the image. What colour is the object? Which shape is it? It is a circle, a square, a triangle.",
+    "red green blue yellow purple orange white black cyan magenta grey brown pink",
+    "0 1 2 3 4 5 6 7 8 9 10 , . : ; ! ? ' \" [ ] ( ) - _ / < > = +",
+)
+
+
+def tokenizer_corpus() -> list[str]:
+    """Sentences covering every prompt, label and template word the project produces."""
+    lines = list(_EXTRA_TEXT)
+    lines += [spec.system for spec in TEMPLATES]
+    for labels in LABEL_SETS.values():
+        lines.append(", ".join(labels))
+        lines += [f"{ANSWER_PREFIX} {label}" for label in labels]
+    for task in TASKS:
+        for modality in MODALITIES:
+            for labels in LABEL_SETS.values():
+                lines.append(build_question(task, modality, labels, text="a short caption of the scene"))
+    return lines
+
+
+def train_tokenizer(out_dir: Path, vocab_size: int = 800, add_bos_token: bool = True) -> None:
+    """Train a byte-fallback sentencepiece model and save it as a slow ``LlamaTokenizer``.
+
+    MPT bases get no BOS token, like the GPT-NeoX tokenizer real MPT models use: LLaVA's MPT
+    masking counts tokens on that assumption.
+    """
+    import sentencepiece as spm
+    from transformers import LlamaTokenizer
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(tokenizer_corpus() * 4),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        split_digits=True,
+        minloglevel=2,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tokenizer.model").write_bytes(model.getvalue())
+    tokenizer = LlamaTokenizer(str(out_dir / "tokenizer.model"), legacy=True, add_bos_token=add_bos_token)
+    tokenizer.save_pretrained(out_dir)
+
+
+def llm_config(llm_type: str, vocab_size: int, hidden: int, layers: int):
+    """A tiny config of one supported LLM family."""
+    import transformers
+
+    common = dict(vocab_size=vocab_size, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    if llm_type == "llama":
+        return transformers.LlamaConfig(
+            hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+            num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=1024,
+            tie_word_embeddings=False, **common,
+        )
+    if llm_type == "mistral":
+        return transformers.MistralConfig(
+            hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+            sliding_window=None, tie_word_embeddings=False, **common,
+        )
+    if llm_type == "mpt":
+        return transformers.MptConfig(
+            d_model=hidden, n_heads=4, n_layers=layers, expansion_ratio=2, max_seq_len=1024,
+            **common,
+        )
+    raise ValueError(f"--llm-type must be one of {', '.join(LLM_TYPES)}, got {llm_type!r}")
+
+
+def build_llm(out_dir: Path, llm_type: str = "llama", hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    import torch
+    import transformers
+
+    train_tokenizer(out_dir, add_bos_token=llm_type != "mpt")
+    tokenizer = transformers.LlamaTokenizer.from_pretrained(out_dir, legacy=True)
+    torch.manual_seed(seed)
+    config = llm_config(llm_type, len(tokenizer), hidden, layers)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir
+
+
+def build_vision(out_dir: Path, image_size: int = 32, patch_size: int = 8, hidden: int = 32, seed: int = 0) -> Path:
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(seed)
+    config = CLIPVisionConfig(
+        hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=2, num_attention_heads=2,
+        image_size=image_size, patch_size=patch_size, projection_dim=hidden,
+    )
+    CLIPVisionModel(config).save_pretrained(out_dir, safe_serialization=True)
+    CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size},
+    ).save_pretrained(out_dir)
+    return out_dir
+
+
+def build_tiny_model(
+    out: str | Path, llm_type: str = "llama", hidden: int = 64, layers: int = 2, image_size: int = 32,
+    seed: int = 0, overwrite: bool = False,
+) -> Path:
+    """Write ``out/llm`` and ``out/vision``; reuse them when they already exist (unless ``overwrite``)."""
+    out = Path(out).resolve()
+    marker = out / "tiny_model.json"
+    wanted = {"llm_type": llm_type, "hidden": hidden, "layers": layers, "image_size": image_size, "seed": seed}
+    if marker.exists() and not overwrite and json.loads(marker.read_text()) == wanted:
+        return out
+    build_llm(out / "llm", llm_type=llm_type, hidden=hidden, layers=layers, seed=seed)
+    build_vision(out / "vision", image_size=image_size, seed=seed)
+    marker.write_text(json.dumps(wanted))
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="folder to write llm/ and vision/ into")
+    parser.add_argument("--llm-type", default="llama", choices=LLM_TYPES, help="LLM family (default llama)")
+    parser.add_argument("--hidden", type=int, default=64, help="LLM hidden size (default 64)")
+    parser.add_argument("--layers", type=int, default=2, help="LLM layers (default 2)")
+    parser.add_argument("--image-size", type=int, default=32, help="vision input size in pixels (default 32)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="rebuild even if OUT holds the same tiny model")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = build_tiny_model(
+        args.out, llm_type=args.llm_type, hidden=args.hidden, layers=args.layers,
+        image_size=args.image_size, seed=args.seed, overwrite=args.overwrite,
+    )
+    print(f"tiny LLaVA base written: --model_name_or_path {out / 'llm'} --vision_tower {out / 'vision'}")
+    return 0

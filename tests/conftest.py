@@ -1,0 +1,121 @@
+"""Shared fixtures: a tiny offline LLaVA base and small colour-coded datasets, built once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "WANDB_MODE": "disabled",
+    "TOKENIZERS_PARALLELISM": "false",
+    "DS_ACCELERATOR": "cpu",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Six labels with one colour each: learnable from the pixels by a tiny model.
+COLOUR_LABELS = {
+    "anger": (220, 20, 20),
+    "disgust": (20, 160, 20),
+    "fear": (30, 30, 200),
+    "joy": (240, 220, 20),
+    "sadness": (120, 120, 120),
+    "surprise": (200, 20, 200),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    from emollm_plugin.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+def write_colour_dataset(folder: Path, count: int, seed: int = 0) -> Path:
+    """``count`` 32x32 noisy single-colour images and a LLaVA training JSON asking for the emotion."""
+    import random
+
+    from PIL import Image
+
+    from emollm_plugin.emobench.tasks import build_question
+
+    rng = random.Random(seed)
+    labels = list(COLOUR_LABELS)
+    question = build_question("emo_c", "image", labels)
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for i in range(count):
+        label = labels[i % len(labels)]
+        base = COLOUR_LABELS[label]
+        image = Image.new("RGB", (32, 32))
+        image.putdata([tuple(max(0, min(255, c + rng.randint(-25, 25))) for c in base) for _ in range(32 * 32)])
+        name = f"img_{i:04d}.png"
+        image.save(folder / name)
+        samples.append(
+            {
+                "id": f"colour-{i}",
+                "image": name,
+                "task": "emo_c",
+                "options": labels,
+                "conversations": [
+                    {"from": "human", "value": "<image>\n" + question},
+                    {"from": "gpt", "value": label},
+                ],
+            }
+        )
+    data = folder / "train.json"
+    data.write_text(json.dumps(samples))
+    return data
+
+
+@pytest.fixture(scope="session")
+def colour_data(tmp_path_factory) -> Path:
+    return write_colour_dataset(tmp_path_factory.mktemp("colour_data"), 24)
+
+
+def train_command(tiny: Path, data: Path, out: Path, *extra: str, steps: int = 3) -> list[str]:
+    """The plugin's train entry with LLaVA flags sized for the tiny model on CPU."""
+    return [
+        sys.executable, "-m", "emollm_plugin.train",
+        "--model_name_or_path", str(tiny / "llm"),
+        "--vision_tower", str(tiny / "vision"),
+        "--version", "emollm_v1",
+        "--data_path", str(data),
+        "--image_folder", str(data.parent),
+        "--mm_vision_select_layer", "-2",
+        "--mm_use_im_start_end", "False",
+        "--mm_use_im_patch_token", "False",
+        "--output_dir", str(out),
+        "--max_steps", str(steps),
+        "--per_device_train_batch_size", "4",
+        "--learning_rate", "3e-3",
+        "--model_max_length", "256",
+        "--logging_steps", "1",
+        "--save_strategy", "no",
+        "--report_to", "none",
+        "--use_cpu", "True",
+        "--dataloader_num_workers", "0",
+        "--lazy_preprocess", "True",
+        *extra,
+    ]
+
+
+def run_ok(command: list[str], timeout: int = 600, cwd: Path | None = None, env: dict | None = None) -> str:
+    """Run a command; fail the test with its output when it exits non-zero."""
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        pytest.fail(f"command failed ({result.returncode}): {' '.join(command)}\n{output[-6000:]}")
+    return output

@@ -1,0 +1,57 @@
+"""The EmoPrompt templates tokenise and mask exactly like the LLaVA family they copy."""
+
+from __future__ import annotations
+
+import pytest
+
+import emollm_plugin
+from emollm_plugin.emoprompt.template import TEMPLATES
+
+IGNORE_INDEX = -100
+RATIONALE = "The face is red and the shape is sharp, which points to anger. Answer: anger"
+
+
+def masked_targets(template: str, tokenizer, has_image: bool):
+    from llava import conversation
+    from llava.train import train as llava_train
+
+    saved = conversation.default_conversation
+    conversation.default_conversation = conversation.conv_templates[template]
+    try:
+        human = ("<image>\n" if has_image else "") + "Identify the only emotion depicted in the given image."
+        sources = [[{"from": "human", "value": human}, {"from": "gpt", "value": RATIONALE},
+                    {"from": "human", "value": "Why?"}, {"from": "gpt", "value": "Answer: joy"}]]
+        out = llava_train.preprocess(sources, tokenizer, has_image=has_image)
+    finally:
+        conversation.default_conversation = saved
+    return out["input_ids"][0], out["labels"][0]
+
+
+# emollm_mpt is checked with the tiny MPT base's byte-level tokenizer in tests/llava_glue/test_bases.py.
+@pytest.mark.parametrize("template", [spec.name for spec in TEMPLATES if spec.base != "mpt"])
+@pytest.mark.parametrize("has_image", [True, False])
+def test_only_assistant_turns_are_learned(template, has_image, tiny_model, capsys):
+    emollm_plugin.register()
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model / "llm", use_fast=False)
+    tokenizer.pad_token = tokenizer.unk_token
+    _, labels = masked_targets(template, tokenizer, has_image)
+    assert "tokenization mismatch" not in capsys.readouterr().out
+    learned = labels[labels != IGNORE_INDEX]
+    assert learned.numel() > 0, "every label is masked: LLaVA would learn nothing from this sample"
+    text = tokenizer.decode(learned, skip_special_tokens=True)
+    assert RATIONALE in text and "Answer: joy" in text
+    assert "Identify" not in text and "Why?" not in text, "user turns must stay masked"
+
+
+def test_unknown_version_is_rejected_by_train_entry(tiny_model, colour_data):
+    from emollm_plugin.llava_glue.train import check_flags, parse_flags
+
+    emollm_plugin.register()
+    flags = parse_flags([
+        "--model_name_or_path", str(tiny_model / "llm"), "--version", "emollm_v9",
+        "--data_path", str(colour_data), "--output_dir", str(colour_data.parent / "never"),
+    ])
+    with pytest.raises(ValueError, match=r"--version 'emollm_v9'.*emollm_v1"):
+        check_flags(*flags)

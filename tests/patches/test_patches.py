@@ -1,0 +1,54 @@
+"""Each runtime patch fixes its upstream symptom, is idempotent and refuses untested versions."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+import emollm_plugin
+from emollm_plugin.patches import PATCHES, apply_all
+from emollm_plugin.patches import _versions
+
+
+def test_apply_all_is_idempotent():
+    apply_all()
+    assert not any(apply_all().values()), "a second apply_all() must change nothing"
+    assert set(apply_all()) == set(PATCHES)
+
+
+def test_llava_forward_accepts_generate_kwargs():
+    emollm_plugin.register()
+    from transformers import LlamaConfig
+
+    from llava.model import LlavaLlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2)
+    model = LlavaLlamaForCausalLM(config).eval()
+    ids = torch.tensor([[1, 5, 6, 7]])
+    out = model(input_ids=ids, cache_position=torch.arange(4), logits_to_keep=0)
+    assert out.logits.shape == (1, 4, 64)
+    generated = model.generate(ids, max_new_tokens=3, do_sample=False)
+    assert generated.shape[1] == 3  # inputs_embeds path: only new tokens come back
+
+
+def test_trainer_save_checkpoint_takes_llava_metrics_argument():
+    apply_all()
+    from transformers import Trainer
+
+    assert "metrics" in inspect.signature(Trainer._save_checkpoint).parameters
+
+
+def test_untested_version_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv(_versions.OVERRIDE_ENV, raising=False)
+    with pytest.raises(_versions.UntestedVersionError, match=r"transformers.*constraints.txt"):
+        _versions.check_versions("demo_patch", {"transformers": "<1"})
+    monkeypatch.setenv(_versions.OVERRIDE_ENV, "1")
+    _versions.check_versions("demo_patch", {"transformers": "<1"})
+
+
+def test_missing_package_is_named():
+    with pytest.raises(_versions.UntestedVersionError, match="not-a-real-package"):
+        _versions.check_versions("demo_patch", {"not-a-real-package": ">=1"})
