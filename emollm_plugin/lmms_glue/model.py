@@ -1,0 +1,137 @@
+"""The ``emollm`` lmms-eval model: EmoLLM checkpoints (MVP, EmoPrompt template, LoRA or merged).
+
+``--model emollm --model_args pretrained=RUN_DIR[,model_base=BASE,device=cpu,batch_size=8,...]``.
+lmms-eval discovers it through the ``lmms_eval.models`` entry point (see ``manifest.py``). The
+checkpoint is loaded by :class:`~emollm_plugin.llava_glue.inference.EmoLLMRunner`, which calls
+``emollm_plugin.register()`` in this process first. Images arrive as PIL images; a video arrives
+as a file path and is read through the plugin's one frame sampler, as in training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import torch
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+from PIL import Image
+from tqdm import tqdm
+
+from emollm_plugin.emobench.frames import load_frames
+
+
+def _flag(value, default: bool = False) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return default if value is None else bool(value)
+
+
+def truncate_at_stops(text: str, stops: Sequence[str]) -> str:
+    """Cut generated text at the earliest stop sequence."""
+    cut = len(text)
+    for stop in stops:
+        if stop and stop in text:
+            cut = min(cut, text.index(stop))
+    return text[:cut].strip()
+
+
+class EmoLLM(lmms):
+    """Batched, image- and video-aware lmms-eval wrapper around an EmoLLM checkpoint."""
+
+    is_simple = True
+
+    def __init__(
+        self,
+        pretrained: str,
+        model_base: str | None = None,
+        device: str | None = None,
+        batch_size: int | str = 1,
+        conv_mode: str | None = None,
+        num_frames: int | str = 8,
+        max_fps: float | str | None = None,
+        dtype: str | None = None,
+        max_new_tokens: int | str = 128,
+        **kwargs,
+    ) -> None:
+        super().__init__()
+        from emollm_plugin.llava_glue.inference import load_runner
+
+        self._rank = int(os.environ.get("RANK", "0"))
+        self._world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if device is None:
+            device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+        self.batch_size_per_gpu = int(batch_size)
+        self.max_new_tokens = int(max_new_tokens)
+        self.runner = load_runner(
+            pretrained, model_base=model_base or None, device=device, conv_mode=conv_mode,
+            num_frames=int(num_frames), max_fps=float(max_fps) if max_fps not in (None, "", "None") else None,
+            dtype=dtype,
+        )
+
+    # -- visuals ----------------------------------------------------------------------------
+    def media_for(self, visuals: list) -> list[Image.Image] | None:
+        """One request's visuals as the runner wants them: an image, the frames of a video, or None."""
+        visuals = [v for v in visuals if v is not None]
+        if not visuals:
+            return None
+        if len(visuals) == 1 and isinstance(visuals[0], str):
+            return load_frames(visuals[0], num_frames=self.runner.num_frames, max_fps=self.runner.max_fps)
+        images = [v for v in visuals if isinstance(v, Image.Image)]
+        if len(images) != len(visuals):
+            raise ValueError(f"emollm takes PIL images or one video path per sample, got {[type(v) for v in visuals]}")
+        return images
+
+    def _visuals(self, doc_to_visual, doc_id: int, task: str, split: str) -> list:
+        if doc_to_visual is None:
+            return []
+        visuals = doc_to_visual(self.task_dict[task][split][doc_id])
+        return visuals if isinstance(visuals, list) else [visuals]
+
+    @staticmethod
+    def _text(context) -> str:
+        context = context[0] if isinstance(context, list) else context
+        return context.replace("<image>", "").strip()
+
+    # -- lmms-eval API ----------------------------------------------------------------------
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        args = [request.args for request in requests]
+        # Batches share generation kwargs; similar prompt lengths keep left padding small.
+        groups: dict[str, list[int]] = {}
+        for i in sorted(range(len(args)), key=lambda i: -len(self._text(args[i][0]))):
+            groups.setdefault(json.dumps(args[i][1], sort_keys=True, default=str), []).append(i)
+        results: list[str] = [""] * len(args)
+        progress = tqdm(total=len(args), disable=self.rank != 0, desc="emollm generating")
+        for indices in groups.values():
+            gen_kwargs = dict(args[indices[0]][1])
+            stops = gen_kwargs.get("until") or []
+            stops = [stops] if isinstance(stops, str) else list(stops)
+            for start in range(0, len(indices), self.batch_size_per_gpu):
+                chunk = indices[start:start + self.batch_size_per_gpu]
+                prompts = [self._text(args[i][0]) for i in chunk]
+                media = [self.media_for(self._visuals(*args[i][2:6])) for i in chunk]
+                answers = self.runner.generate(
+                    prompts, media,
+                    max_new_tokens=int(gen_kwargs.get("max_new_tokens", self.max_new_tokens)),
+                    temperature=float(gen_kwargs.get("temperature", 0.0) or 0.0),
+                )
+                for i, answer in zip(chunk, answers, strict=True):
+                    results[i] = truncate_at_stops(answer, stops)
+                progress.update(len(chunk))
+        progress.close()
+        return results
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        scores = []
+        for context, target, doc_to_visual, doc_id, task, split in tqdm(
+            [r.args for r in requests], disable=self.rank != 0, desc="emollm log-likelihood"
+        ):
+            doc = self.task_dict[task][split][doc_id]
+            continuation = target if isinstance(target, str) else target(doc)
+            media = self.media_for(self._visuals(doc_to_visual, doc_id, task, split))
+            scores.append(self.runner.loglikelihood(self._text(context), media, continuation))
+        return scores
+
+    def generate_until_multi_round(self, requests) -> list[str]:
+        raise NotImplementedError("emollm answers single-turn EmoBench questions; multi-round is not supported")
