@@ -15,7 +15,6 @@ masking assumes, so ``legacy=True`` is set.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from pathlib import Path
 
@@ -50,33 +49,40 @@ def tokenizer_corpus() -> list[str]:
     return lines
 
 
+_TRAIN_SPM = """
+import sys, sentencepiece as spm
+corpus, prefix, vocab = sys.argv[1], sys.argv[2], int(sys.argv[3])
+spm.SentencePieceTrainer.train(
+    input=corpus, model_prefix=prefix, vocab_size=vocab, model_type="bpe", byte_fallback=True,
+    character_coverage=1.0, hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+    split_digits=True, minloglevel=2,
+)
+"""
+
+
 def train_tokenizer(out_dir: Path, vocab_size: int = 800, add_bos_token: bool = True) -> None:
     """Train a byte-fallback sentencepiece model and save it as a slow ``LlamaTokenizer``.
 
+    The trainer runs in a fresh interpreter: sentencepiece's trainer segfaults in a process
+    that imported decord first, which any pipeline that reads videos has done.
     MPT bases get no BOS token, like the GPT-NeoX tokenizer real MPT models use: LLaVA's MPT
     masking counts tokens on that assumption.
     """
-    import sentencepiece as spm
+    import subprocess
+    import sys
+    import tempfile
+
     from transformers import LlamaTokenizer
 
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(tokenizer_corpus() * 4),
-        model_writer=model,
-        vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        character_coverage=1.0,
-        hard_vocab_limit=False,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
-        split_digits=True,
-        minloglevel=2,
-    )
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "tokenizer.model").write_bytes(model.getvalue())
+    with tempfile.TemporaryDirectory() as scratch:
+        corpus = Path(scratch) / "corpus.txt"
+        corpus.write_text("\n".join(tokenizer_corpus() * 4), encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-c", _TRAIN_SPM, str(corpus), str(Path(scratch) / "spm"), str(vocab_size)],
+            check=True,
+        )
+        (out_dir / "tokenizer.model").write_bytes((Path(scratch) / "spm.model").read_bytes())
     tokenizer = LlamaTokenizer(str(out_dir / "tokenizer.model"), legacy=True, add_bos_token=add_bos_token)
     tokenizer.save_pretrained(out_dir)
 

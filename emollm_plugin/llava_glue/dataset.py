@@ -37,17 +37,22 @@ def media_key(sample: dict) -> str | None:
 
 
 def add_exemplars(sample: dict, exemplars: dict[str, list], k: int) -> dict:
-    """Insert ``k`` EmoPrompt exemplars of the sample's task into its first human turn."""
+    """Insert the task's first ``k`` EmoPrompt exemplars into the first human turn, as evaluation does.
+
+    A sample that is itself one of them gets ``k - 1`` (it never sees its own target).
+    """
     from emollm_plugin.emoprompt.exemplars import format_with_exemplars
 
-    chosen = [e for e in exemplars.get(sample.get("task", ""), []) if getattr(e, "id", None) != sample.get("id")]
+    chosen = exemplars.get(sample.get("task", ""), [])
     if k <= 0 or not chosen:
         return sample
     sample = copy.deepcopy(sample)
     turn = sample["conversations"][0]
     has_image = IMAGE_TOKEN in turn["value"]
     question = turn["value"].replace(IMAGE_TOKEN, "").strip()
-    turn["value"] = (IMAGE_TOKEN + "\n" if has_image else "") + format_with_exemplars(question, chosen[:k])
+    turn["value"] = (IMAGE_TOKEN + "\n" if has_image else "") + format_with_exemplars(
+        question, chosen[:k], exclude_id=sample.get("id")
+    )
     return sample
 
 
