@@ -82,8 +82,9 @@ def default_attn_implementation() -> str:
 
 
 def parse_flags(argv: list[str]):
-    from emollm_plugin.llava_glue.args import EmoDataArguments, EmoModelArguments
     from llava.train import train as llava_train
+
+    from emollm_plugin.llava_glue.args import EmoDataArguments, EmoModelArguments
 
     parser = transformers.HfArgumentParser((EmoModelArguments, EmoDataArguments, llava_train.TrainingArguments))
     return parser.parse_args_into_dataclasses(args=argv)

@@ -23,7 +23,7 @@ def test_two_rank_deepspeed_zero2_with_mvp_then_reload(tiny_model, colour_data, 
                             "--deepspeed", str(REPO / "scripts" / "zero2.json"), steps=3)
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                 "--master_port", "29533", *command[1:]]
-    log = run_ok(launcher, env={"DS_ACCELERATOR": "cpu"}, timeout=300)
+    run_ok(launcher, env={"DS_ACCELERATOR": "cpu"}, timeout=300)
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     # 2 ranks x 4 samples x 3 steps = the 24 samples once: one epoch (a single rank would see half).

@@ -6,10 +6,9 @@ import inspect
 
 import pytest
 import torch
+from emollm_plugin.patches import PATCHES, _versions, apply_all
 
 import emollm_plugin
-from emollm_plugin.patches import PATCHES, apply_all
-from emollm_plugin.patches import _versions
 
 
 def test_apply_all_is_idempotent():
@@ -20,9 +19,8 @@ def test_apply_all_is_idempotent():
 
 def test_llava_forward_accepts_generate_kwargs():
     emollm_plugin.register()
-    from transformers import LlamaConfig
-
     from llava.model import LlavaLlamaForCausalLM
+    from transformers import LlamaConfig
 
     config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=2)

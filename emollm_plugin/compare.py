@@ -1,0 +1,209 @@
+"""``emollm compare RUN_DIR...``: the paper-style table over several EmoBench runs.
+
+One row per run: the six sub-task accuracies, their mean (the paper's score) and the gain of the
+mean over the run's baseline, in points and relative to the baseline's mean.
+
+Which run is whose baseline (the one rule): ``--baseline-of RUN=BASE`` (labels or 1-based
+positions, repeatable) says it explicitly; every other run is compared with the FIRST run,
+except the first run itself and the runs named as a BASE, which are foundations and show no
+gain. So "base, base+MVP, base+MVP+EmoPrompt" needs no option, and two foundations side by side
+need one mapping per derived run of the second, e.g. ``--baseline-of qwen+emollm=qwen``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from emollm_plugin.emobench.tasks import TASKS
+from emollm_plugin.lmms_glue.results import ResultsError, Run, load_run
+
+
+@dataclass
+class Row:
+    """One run's line in the table (accuracies in [0, 1]; None where a task is missing)."""
+
+    label: str
+    results_file: Path
+    accuracies: dict[str, float | None]
+    mean: float | None
+    baseline: str | None = None
+    gain_points: float | None = None
+    gain_relative: float | None = None
+
+
+def unique_labels(runs: list[Run], labels: list[str] | None) -> list[str]:
+    """``--labels`` when given (one per run), else each run's own label, made unique with #2, #3..."""
+    if labels:
+        if len(labels) != len(runs):
+            raise ValueError(f"--labels has {len(labels)} names for {len(runs)} runs")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"--labels must be unique, got {labels}")
+        return list(labels)
+    seen: dict[str, int] = {}
+    out = []
+    for run in runs:
+        base = run.label
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return out
+
+
+def _resolve(name: str, labels: list[str]) -> str:
+    if name in labels:
+        return name
+    if name.isdigit() and 1 <= int(name) <= len(labels):
+        return labels[int(name) - 1]
+    raise ValueError(
+        f"--baseline-of: {name!r} is neither a run label ({', '.join(labels)}) nor a position 1..{len(labels)}"
+    )
+
+
+def baselines(labels: list[str], mapping: list[str] | None) -> dict[str, str | None]:
+    """Each run's baseline label (None for foundations); see the module docstring for the rule."""
+    explicit: dict[str, str] = {}
+    for item in mapping or []:
+        run, sep, base = item.partition("=")
+        if not sep:
+            raise ValueError(f"--baseline-of expects RUN=BASE, got {item!r}")
+        explicit[_resolve(run.strip(), labels)] = _resolve(base.strip(), labels)
+    foundations = set(explicit.values()) | ({labels[0]} if labels[0] not in explicit else set())
+    out: dict[str, str | None] = {}
+    for label in labels:
+        if label in explicit:
+            out[label] = explicit[label] if explicit[label] != label else None
+        else:
+            out[label] = None if label in foundations else labels[0]
+    return out
+
+
+def build_rows(runs: list[Run], labels: list[str], mapping: list[str] | None = None) -> list[Row]:
+    rows = [
+        Row(
+            label=label,
+            results_file=run.results_file,
+            accuracies={task: run.tasks[task].accuracy if task in run.tasks else None for task in TASKS},
+            mean=run.mean_accuracy,
+        )
+        for run, label in zip(runs, labels, strict=True)
+    ]
+    by_label = {row.label: row for row in rows}
+    for row, base in zip(rows, baselines(labels, mapping).values(), strict=True):
+        row.baseline = base
+        if base is None:
+            continue
+        base_mean = by_label[base].mean
+        if row.mean is not None and base_mean is not None:
+            row.gain_points = row.mean - base_mean
+            row.gain_relative = (row.mean - base_mean) / base_mean if base_mean else None
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _signed(value: float | None, scale: float = 100.0, suffix: str = "") -> str:
+    return "-" if value is None else f"{scale * value:+.1f}{suffix}"
+
+
+HEADER = ["model", *TASKS, "mean", "gain (pts)", "gain (%)", "baseline"]
+
+
+def table_cells(rows: list[Row]) -> list[list[str]]:
+    return [
+        [
+            row.label,
+            *(_pct(row.accuracies[t]) for t in TASKS),
+            _pct(row.mean),
+            _signed(row.gain_points),
+            _signed(row.gain_relative, suffix="%"),
+            row.baseline or "-",
+        ]
+        for row in rows
+    ]
+
+
+def to_markdown(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table_cells(rows)]
+    lines.append("")
+    lines.append(
+        "Accuracy in %; mean = arithmetic mean of the six sub-task accuracies; "
+        "gain = mean minus the baseline's mean (points) and relative to it (%)."
+    )
+    incomplete = [row.label for row in rows if row.mean is None]
+    if incomplete:
+        lines.append(f"No mean for {', '.join(incomplete)}: not all six sub-tasks were evaluated.")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[Row]) -> str:
+    """Machine-readable: accuracies and gains as fractions, empty where missing."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", *TASKS, "mean", "gain_points", "gain_relative", "baseline", "results_file"])
+    for row in rows:
+
+        def cell(value: float | None) -> str:
+            return "" if value is None else f"{value:.6f}"
+
+        writer.writerow(
+            [
+                row.label,
+                *(cell(row.accuracies[t]) for t in TASKS),
+                cell(row.mean),
+                cell(row.gain_points),
+                cell(row.gain_relative),
+                row.baseline or "",
+                str(row.results_file),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "baseline rule: --baseline-of RUN=BASE maps a run explicitly; every other run is compared with the\n"
+        "FIRST run, except the first run and the runs named as a BASE (foundations: no gain).\n\n"
+        "examples:\n"
+        "  emollm compare runs/llava runs/llava_mvp runs/llava_mvp_emoprompt\n"
+        "  emollm compare runs/llava runs/llava_emollm runs/qwen runs/qwen_emollm \\\n"
+        "      --labels llava llava+emollm qwen qwen+emollm \\\n"
+        "      --baseline-of llava+emollm=llava --baseline-of qwen+emollm=qwen --format csv --out table.csv"
+    )
+    parser.add_argument(
+        "run_dirs", nargs="+", help="lmms-eval output folders (e.g. from `emollm eval --output`)"
+    )
+    parser.add_argument("--labels", nargs="+", help="one name per run (default: each run's label)")
+    parser.add_argument(
+        "--baseline-of",
+        action="append",
+        metavar="RUN=BASE",
+        help="compare RUN with BASE instead of the first run (labels or 1-based positions; repeatable)",
+    )
+    parser.add_argument(
+        "--format", choices=("markdown", "csv"), default="markdown", help="output format (default markdown)"
+    )
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        runs = [load_run(path) for path in args.run_dirs]
+        labels = unique_labels(runs, args.labels)
+        rows = build_rows(runs, labels, args.baseline_of)
+    except (ResultsError, ValueError) as exc:
+        print(f"emollm compare: error: {exc}")
+        return 1
+    text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
+    print(text, end="")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"emollm compare: wrote {args.out}")
+    return 0

@@ -1,0 +1,84 @@
+"""MUStARD (Castro et al., ACL 2019): 690 TV-show utterance clips labelled sarcastic or not.
+
+Release layout: ``data/sarcasm_data.json`` from https://github.com/soujanyaporia/MUStARD and the
+raw clips (``mmsd_raw_data.zip``, Google Drive link in its README) unzipped next to it::
+
+    sarcasm_data.json    {"1_60": {"utterance": "It's just a privilege to watch your mind at work.",
+                                   "speaker": "SHELDON", "context": [...], "context_speakers": [...],
+                                   "show": "BBT", "sarcasm": true}, ...}
+    utterances_final/<id>.mp4     (or mmsd_raw_data/utterances_final/<id>.mp4, as unzipped)
+    context_final/<id>_c.mp4      (context clips; unused)
+
+Split: MUStARD's speaker-independent setting (utterances from *Friends* are the test set, the
+other shows the train set; the repository's ``sarcasm_speaker_independent_*.jsonnet``). The
+speaker-dependent setting is 5-fold cross-validation, which has no single test set. The
+utterance goes into ``text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from emollm_plugin.emobench.records import Record
+from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError, find_first, register_source
+from emollm_plugin.emobench.sources.common import (
+    clean_id,
+    clean_text,
+    media_skip,
+    parse_binary,
+    read_json,
+    yes_no_record,
+)
+
+CLIP_DIRS = ("utterances_final", "mmsd_raw_data/utterances_final")
+TEST_SHOW = "FRIENDS"
+
+
+@register_source
+class MUStARD(SourceAdapter):
+    name = "mustard"
+    tasks = ("sarcasm",)
+    modalities = ("video",)
+    description = (
+        "MUStARD: 690 sitcom utterance clips (Friends, BBT, Golden Girls, ...) labelled sarcastic or not."
+    )
+    homepage = "https://github.com/soujanyaporia/MUStARD (clips: Google Drive link in the README)"
+    licence = "MIT (soujanyaporia/MUStARD); clips are TV-show excerpts, research use."
+    expected_layout = (
+        "  sarcasm_data.json  ({id: {utterance, speaker, context, context_speakers, show, sarcasm}})\n"
+        "  utterances_final/<id>.mp4  (or mmsd_raw_data/utterances_final/<id>.mp4)"
+    )
+    required_files = (("sarcasm_data.json",),)
+
+    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
+        root = Path(root)
+        data = read_json(root / "sarcasm_data.json")
+        if not isinstance(data, dict):
+            raise SourceError(f"{root / 'sarcasm_data.json'}: expected a JSON object keyed by utterance id")
+        clip_dir = find_first(root, CLIP_DIRS)
+        for key in sorted(data):
+            entry = data[key]
+            native_id = clean_id(key)
+            if not isinstance(entry, dict):
+                yield Skip(key, "entry is not a JSON object")
+                continue
+            flag = parse_binary(entry.get("sarcasm"))
+            if flag is None:
+                yield Skip(key, "'sarcasm' is missing or not true/false")
+                continue
+            text = clean_text(entry.get("utterance"))
+            show = entry.get("show")
+            if text is None or not isinstance(show, str) or not show.strip():
+                yield Skip(key, "missing 'utterance' or 'show'")
+                continue
+            if clip_dir is None:
+                yield Skip(key, f"clip folder not found (looked for {' or '.join(CLIP_DIRS)})")
+                continue
+            relative = (clip_dir / f"{key}.mp4").relative_to(root).as_posix()
+            missing = media_skip(root, relative, key)
+            if missing:
+                yield missing
+                continue
+            split = "test" if show.strip().upper() == TEST_SHOW else "train"
+            yield yes_no_record("sarcasm", self.name, split, native_id, relative, "video", flag, text)

@@ -1,0 +1,105 @@
+"""UR-FUNNY V2 (Hasan et al., EMNLP 2019): TED-talk punchline clips labelled humorous or not.
+
+Release layout (https://github.com/ROC-HCI/UR-FUNNY, V2: "extracted features" Dropbox folder and
+``urfunny2_videos.zip``)::
+
+    data_folds.pkl        {"train": [id, ...], "dev": [...], "test": [...]}
+    humor_label_sdk.pkl   {id: 1 or 0}           1 = the punchline is humorous
+    language_sdk.pkl      {id: {"punchline_sentence": str, "context_sentences": [str, ...],
+                                "punchline_embedding_indexes": ..., "punchline_intervals": ..., ...}}
+    urfunny2_videos/<id>.mp4
+    (covarep_features_sdk.pkl, openface_features_sdk.pkl, word_embedding_list.pkl: unused)
+
+The pickles are read with :mod:`safe_pickle`, never with ``pickle.load``: only plain containers
+and NumPy arrays/scalars (the word intervals may be arrays) are admitted, so a tampered file is
+refused instead of executed. The official split is kept (dev -> val); the punchline goes into
+``text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from emollm_plugin.emobench.records import Record
+from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError, find_first, register_source
+from emollm_plugin.emobench.sources.common import (
+    clean_id,
+    clean_text,
+    media_skip,
+    parse_binary,
+    yes_no_record,
+)
+from emollm_plugin.emobench.sources.safe_pickle import load_restricted
+
+_SPLITS = (("train", "train"), ("val", "dev"), ("test", "test"))
+CLIP_DIRS = ("urfunny2_videos", "videos")
+
+
+def _plain_id(sample_id: object) -> str:
+    """``"10837"`` for 10837, numpy.int64(10837) or 10837.0; other ids as their string."""
+    if isinstance(sample_id, str):
+        return sample_id.strip()
+    try:
+        as_float = float(sample_id)
+    except (TypeError, ValueError):
+        return str(sample_id)
+    return str(int(as_float)) if as_float.is_integer() else str(sample_id)
+
+
+def _load_dict(path: Path) -> dict:
+    data = load_restricted(path, allow_numpy=True)
+    if not isinstance(data, dict):
+        raise SourceError(f"{path}: expected a dict keyed by sample id, got {type(data).__name__}")
+    return data
+
+
+@register_source
+class URFunny(SourceAdapter):
+    name = "urfunny"
+    tasks = ("humor",)
+    modalities = ("video",)
+    description = "UR-FUNNY V2: ~10K TED-talk punchline clips labelled humorous or not."
+    homepage = "https://github.com/ROC-HCI/UR-FUNNY (V2 features folder and urfunny2_videos.zip)"
+    licence = "No licence stated in the repository; research use. Clips are TED talks (CC BY-NC-ND 4.0)."
+    expected_layout = (
+        "  data_folds.pkl       ({'train': [ids], 'dev': [ids], 'test': [ids]})\n"
+        "  humor_label_sdk.pkl  ({id: 0 or 1})\n"
+        "  language_sdk.pkl     ({id: {'punchline_sentence': ..., 'context_sentences': [...]}})\n"
+        "  urfunny2_videos/<id>.mp4"
+    )
+    required_files = (("data_folds.pkl",), ("humor_label_sdk.pkl",), ("language_sdk.pkl",))
+
+    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
+        root = Path(root)
+        folds = _load_dict(root / "data_folds.pkl")
+        labels = _load_dict(root / "humor_label_sdk.pkl")
+        language = _load_dict(root / "language_sdk.pkl")
+        clip_dir = find_first(root, CLIP_DIRS)
+        for split, fold in _SPLITS:
+            ids = folds.get(fold)
+            if not isinstance(ids, list | tuple):
+                raise SourceError(f"{root / 'data_folds.pkl'}: no list of ids under {fold!r}")
+            for sample_id in ids:
+                key = _plain_id(sample_id)
+                if isinstance(sample_id, list | dict | set):
+                    yield Skip(key, "id in data_folds.pkl is not a scalar")
+                    continue
+                flag = parse_binary(labels.get(sample_id))
+                if flag is None:
+                    yield Skip(key, "no 0/1 label in humor_label_sdk.pkl")
+                    continue
+                entry = language.get(sample_id)
+                text = clean_text(entry.get("punchline_sentence")) if isinstance(entry, dict) else None
+                if text is None:
+                    yield Skip(key, "no punchline_sentence in language_sdk.pkl")
+                    continue
+                if clip_dir is None:
+                    yield Skip(key, f"clip folder not found (looked for {' or '.join(CLIP_DIRS)})")
+                    continue
+                relative = (clip_dir / f"{key}.mp4").relative_to(root).as_posix()
+                missing = media_skip(root, relative, key)
+                if missing:
+                    yield missing
+                    continue
+                yield yes_no_record("humor", self.name, split, clean_id(key), relative, "video", flag, text)

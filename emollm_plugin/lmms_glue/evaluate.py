@@ -1,0 +1,371 @@
+"""``emollm eval``: run EmoBench through lmms-eval and print the paper's table.
+
+lmms-eval runs as its own CLI in a subprocess (``python -m lmms_eval ... --include_path
+<eval_tasks> --log_samples --output_path OUT``) rather than through its Python API because:
+the printed command reproduces the run without the plugin; lmms-eval reconfigures logging,
+initialises Accelerate and may call ``sys.exit``, none of which should leak into this process;
+and a model's memory is released when the run ends.
+
+The verdict never comes from lmms-eval's exit code: 0.7.3 exits 0 when the model fails to load
+(it only logs ``Error during evaluation``) and its wrappers turn ``generate()`` errors into empty
+answers. So this command reads the results and samples files the run wrote and exits non-zero
+when they are missing, stale, lack a task, or a task's answers are all empty or all unreadable.
+
+Settings reach the tasks through environment variables only (see ``eval_tasks/emobench/utils.py``):
+``EMOBENCH_DIR`` (``--emobench-dir``), ``EMOBENCH_EXEMPLARS`` (``--exemplars``), ``EMOBENCH_K`` (``--k``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from emollm_plugin.emobench.tasks import TASK_SPECS, TASKS
+from emollm_plugin.lmms_glue.results import GROUP, SETTINGS_FILE, TASK_PREFIX, ResultsError, Run, load_run
+
+ENV_DIR = "EMOBENCH_DIR"
+ENV_EXEMPLARS = "EMOBENCH_EXEMPLARS"
+ENV_K = "EMOBENCH_K"
+#: How to get data; the tasks (eval_tasks/emobench/utils.py) end their missing-data errors with it too.
+BUILD_HINT = (
+    "Build EmoBench first: `emollm data synth --out DIR` (synthetic, offline) or "
+    "`emollm data build --source NAME --root SRC --out DIR` (public sources; `emollm data sources` lists them), "
+    f"then `export {ENV_DIR}=DIR` (or pass `emollm eval --emobench-dir DIR`)."
+)
+
+
+class EvalSetupError(ValueError):
+    """A problem found before lmms-eval starts (data, exemplars, task names)."""
+
+
+def tasks_dir() -> Path:
+    """The folder holding the EmoBench task YAML, as installed (package ``emollm_plugin.eval_tasks``)."""
+    folder = Path(str(resources.files("emollm_plugin.eval_tasks") / "emobench"))
+    if not (folder / "emobench.yaml").is_file():
+        raise EvalSetupError(
+            f"{folder}: the EmoBench task files are missing; reinstall the plugin (`pip install -e .`)"
+        )
+    return folder
+
+
+def expand_tasks(spec: str) -> list[str]:
+    """``emobench`` -> the six sub-tasks; ``emobench_hate,emo_c`` -> those, in EmoBench order."""
+    wanted: list[str] = []
+    for raw in spec.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        if name == GROUP:
+            wanted.extend(TASKS)
+            continue
+        short = name.removeprefix(TASK_PREFIX)
+        if short not in TASKS:
+            raise EvalSetupError(
+                f"unknown task {name!r}; use {GROUP!r} or any of {', '.join(TASK_PREFIX + t for t in TASKS)}"
+            )
+        wanted.append(short)
+    if not wanted:
+        raise EvalSetupError("--tasks is empty; use 'emobench' for all six sub-tasks")
+    return [task for task in TASKS if task in wanted]
+
+
+def lmms_task_arg(spec: str, tasks: list[str]) -> str:
+    """The ``--tasks`` value for lmms-eval: the group when all six run, else the sub-task names."""
+    if set(tasks) == set(TASKS) and GROUP in [s.strip() for s in spec.split(",")]:
+        return GROUP
+    return ",".join(TASK_PREFIX + task for task in tasks)
+
+
+def data_dir(value: str | None) -> Path:
+    """``--emobench-dir`` or ``$EMOBENCH_DIR``, resolved; an error with the build hint when absent."""
+    raw = value or os.environ.get(ENV_DIR, "").strip()
+    if not raw:
+        raise EvalSetupError(f"no EmoBench folder: pass --emobench-dir DIR or set {ENV_DIR}. {BUILD_HINT}")
+    folder = Path(raw).expanduser().resolve()
+    if not folder.is_dir():
+        raise EvalSetupError(f"EmoBench folder {folder} does not exist. {BUILD_HINT}")
+    return folder
+
+
+def check_data(folder: Path, tasks: list[str]) -> None:
+    """Every requested task has its ``test/<task>.jsonl`` (the layout the task YAML reads)."""
+    missing = [
+        str(folder / "test" / f"{task}.jsonl")
+        for task in tasks
+        if not (folder / "test" / f"{task}.jsonl").is_file()
+    ]
+    if missing:
+        raise EvalSetupError(f"EmoBench test records missing: {', '.join(missing)}. {BUILD_HINT}")
+
+
+def exemplar_settings(k: int | None, exemplars: str | None) -> tuple[int, Path | None]:
+    """``(k, exemplars file)`` from the flags, falling back to ``$EMOBENCH_K`` / ``$EMOBENCH_EXEMPLARS``."""
+    if k is None:
+        raw = os.environ.get(ENV_K, "").strip() or "0"
+        try:
+            k = int(raw)
+        except ValueError:
+            raise EvalSetupError(f"{ENV_K}={raw!r} is not an integer") from None
+    if k < 0:
+        raise EvalSetupError(f"--k must be >= 0, got {k}")
+    path = exemplars or os.environ.get(ENV_EXEMPLARS, "").strip() or None
+    if k == 0:
+        return 0, Path(path).expanduser().resolve() if path else None
+    if not path:
+        raise EvalSetupError(
+            f"--k {k} needs --exemplars FILE (an exemplars.json from `emollm emoprompt exemplars`)"
+        )
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise EvalSetupError(f"exemplars file {file} not found; create it with `emollm emoprompt exemplars`")
+    return k, file
+
+
+def build_command(args: argparse.Namespace, lmms_tasks: str, out: Path) -> list[str]:
+    """The lmms-eval command line this run executes (printed, so it can be rerun by hand)."""
+    command = [
+        sys.executable,
+        "-m",
+        "lmms_eval",
+        "--model",
+        args.model,
+        "--tasks",
+        lmms_tasks,
+        "--include_path",
+        str(tasks_dir()),
+        "--log_samples",
+        "--output_path",
+        str(out),
+        "--batch_size",
+        str(args.batch_size),
+        "--verbosity",
+        args.verbosity,
+    ]
+    if args.model_args:
+        command += ["--model_args", args.model_args]
+    if args.limit is not None:
+        command += ["--limit", str(args.limit)]
+    if args.device:
+        command += ["--device", args.device]
+    if args.max_new_tokens is not None:
+        command += ["--gen_kwargs", f"max_new_tokens={args.max_new_tokens}"]
+    extra = list(args.lmms_eval_args or [])
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    return command + extra
+
+
+def build_env(folder: Path, k: int, exemplars: Path | None) -> dict[str, str]:
+    """The subprocess environment: offline hub and datasets (unless set), and the EmoBench settings."""
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("HF_DATASETS_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env[ENV_DIR] = str(folder)
+    env[ENV_K] = str(k)
+    if exemplars is not None:
+        env[ENV_EXEMPLARS] = str(exemplars)
+    else:
+        env.pop(ENV_EXEMPLARS, None)
+    return env
+
+
+def is_stale(results_file: Path, started: float) -> bool:
+    """A results file older than this run's start was left by an earlier run in the same folder."""
+    return results_file.stat().st_mtime < started - 1.0  # 1 s of slack for coarse file-system clocks
+
+
+def check_run(run: Run, tasks: list[str]) -> list[str]:
+    """Why a run cannot be trusted, one line per problem (empty when every requested task is usable)."""
+    problems = []
+    for task in tasks:
+        result = run.tasks.get(task)
+        if result is None:
+            problems.append(
+                f"{task}: no result in {run.results_file} (lmms-eval did not evaluate it; read its log)"
+            )
+            continue
+        if result.accuracy is None:
+            problems.append(f"{task}: no accuracy in {run.results_file}")
+        if result.samples_file is None:
+            problems.append(f"{task}: no samples file beside {run.results_file}")
+            continue
+        counts = result.counts
+        if counts["samples"] == 0:
+            problems.append(f"{task}: the samples file {result.samples_file} is empty")
+        elif counts["empty"] == counts["samples"]:
+            problems.append(
+                f"{task}: all {counts['samples']} answers are empty; the model's generate() probably failed "
+                "(lmms-eval's wrappers log the error and return ''): read the log above"
+            )
+        elif counts["unparsed"] == counts["samples"]:
+            example = next(s.output for s in result.samples if not s.empty)
+            problems.append(
+                f"{task}: none of the {counts['samples']} answers names a label (e.g. {example[:80]!r}); "
+                "check the model, the prompt (--k/--exemplars) or --max-new-tokens"
+            )
+    return problems
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def format_table(run: Run, tasks: list[str]) -> str:
+    """Per-task accuracy (%), samples and unreadable answers, then the mean of the six accuracies."""
+    lines = [f"EmoBench ({run.label}; {run.results_file})", ""]
+    lines.append(f"{'task':<8} {'title':<33} {'n':>6} {'accuracy':>9} {'unparsed':>9}")
+    for task in tasks:
+        result = run.tasks.get(task)
+        title = TASK_SPECS[task].title
+        if result is None:
+            lines.append(f"{task:<8} {title:<33} {'-':>6} {'missing':>9} {'-':>9}")
+            continue
+        unparsed = result.metrics.get("unparsed_rate")
+        lines.append(f"{task:<8} {title:<33} {result.n:>6} {_pct(result.accuracy):>9} {_pct(unparsed):>9}")
+        if "strict_acc" in result.metrics:
+            lines.append(
+                f"{'':<8} {'  strict (label word only)':<33} {'':>6} {_pct(result.metrics['strict_acc']):>9}"
+            )
+    mean = run.mean_accuracy
+    if mean is not None:
+        lines.append(f"{'mean':<8} {'mean of the six accuracies':<33} {'':>6} {_pct(mean):>9}")
+    else:
+        present = [
+            run.tasks[t].accuracy for t in tasks if t in run.tasks and run.tasks[t].accuracy is not None
+        ]
+        if present:
+            lines.append(
+                f"{'mean':<8} {f'mean of {len(present)} task(s), not EmoBench':<33} {'':>6} {_pct(sum(present) / len(present)):>9}"
+            )
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = (
+        "Run EmoBench through lmms-eval (a subprocess, offline) and print accuracy per sub-task and\n"
+        "their mean. Exits non-zero when lmms-eval wrote no results, a task is missing, or all of a\n"
+        "task's answers are empty or unreadable (lmms-eval itself exits 0 in those cases)."
+    )
+    parser.epilog = (
+        "examples:\n"
+        "  emollm eval --model emollm --model_args pretrained=ckpt/emollm --emobench-dir data/emobench\n"
+        "  emollm eval --model llava_hf --model_args pretrained=PATH,device_map=cpu --device cpu --limit 20\n"
+        "  emollm eval ... --k 2 --exemplars runs/emoprompt/exemplars.json --max-new-tokens 256\n"
+        "  emollm eval ... -- --seed 1,1,1,1   (arguments after -- go to lmms-eval unchanged)"
+    )
+    parser.add_argument(
+        "--model", required=True, help="lmms-eval model name (emollm, llava_hf, qwen2_vl, dummy, ...)"
+    )
+    parser.add_argument(
+        "--model_args",
+        "--model-args",
+        dest="model_args",
+        default="",
+        help="lmms-eval model_args, e.g. pretrained=PATH",
+    )
+    parser.add_argument(
+        "--tasks",
+        default=GROUP,
+        help="'emobench' (all six) or a comma list such as emobench_hate,emobench_emo_c",
+    )
+    parser.add_argument(
+        "--emobench-dir", help=f"EmoBench folder holding test/<task>.jsonl (default: ${ENV_DIR})"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="run folder for lmms-eval's results and samples (default: runs/eval-<time>)",
+    )
+    parser.add_argument(
+        "--label", help="name of this run in reports and `emollm compare` (default: the model path's name)"
+    )
+    parser.add_argument(
+        "--limit", type=int, help="evaluate only the first N samples of each task (for smoke tests)"
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="lmms-eval --batch_size (default 1)")
+    parser.add_argument(
+        "--k", type=int, help=f"EmoPrompt exemplars per question (default ${ENV_K} or 0 = off)"
+    )
+    parser.add_argument(
+        "--exemplars", help=f"exemplars.json from `emollm emoprompt exemplars` (default ${ENV_EXEMPLARS})"
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="override the tasks' max_new_tokens (64); use ~256 for rationale models",
+    )
+    parser.add_argument("--device", help="lmms-eval --device, e.g. cpu or cuda:0")
+    parser.add_argument("--verbosity", default="INFO", help="lmms-eval log level (default INFO)")
+    parser.add_argument(
+        "lmms_eval_args", nargs=argparse.REMAINDER, help="after --: extra arguments passed to lmms-eval"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        tasks = expand_tasks(args.tasks)
+        folder = data_dir(args.emobench_dir)
+        check_data(folder, tasks)
+        k, exemplars = exemplar_settings(args.k, args.exemplars)
+        if args.lmms_eval_args and args.lmms_eval_args[0] != "--":
+            raise EvalSetupError(
+                f"unrecognized arguments: {' '.join(args.lmms_eval_args)} (put lmms-eval arguments after --)"
+            )
+        out = (args.output or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}").resolve()
+        command = build_command(args, lmms_task_arg(args.tasks, tasks), out)
+    except EvalSetupError as exc:
+        print(f"emollm eval: error: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "label": args.label,
+        "model": args.model,
+        "model_args": args.model_args,
+        "tasks": tasks,
+        "emobench_dir": str(folder),
+        "k": k,
+        "exemplars": str(exemplars) if exemplars else None,
+        "limit": args.limit,
+        "command": command,
+        "started": datetime.now().isoformat(timespec="seconds"),
+    }
+    (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"emollm eval: {ENV_DIR}={folder} {ENV_K}={k}"
+        + (f" {ENV_EXEMPLARS}={exemplars}" if exemplars else ""),
+        flush=True,
+    )
+    print(f"emollm eval: running {shlex.join(command)}", flush=True)
+    started = time.time()
+    returncode = subprocess.run(command, env=build_env(folder, k, exemplars)).returncode
+    try:
+        result = load_run(out)
+    except ResultsError as exc:
+        print(f"emollm eval: error: {exc} (lmms-eval exit code {returncode})", file=sys.stderr)
+        return 1
+    if is_stale(result.results_file, started):
+        print(
+            f"emollm eval: error: {out} holds only results from an earlier run ({result.results_file.name}); "
+            "this run wrote none, so it failed: read lmms-eval's log above",
+            file=sys.stderr,
+        )
+        return 1
+    print()
+    print(format_table(result, tasks))
+    problems = check_run(result, tasks)
+    for problem in problems:
+        print(f"emollm eval: error: {problem}", file=sys.stderr)
+    if returncode != 0:
+        print(f"emollm eval: lmms-eval exited with code {returncode}", file=sys.stderr)
+    print(f"\nemollm eval: results in {out}; `emollm report {out}` for per-class tables and plots")
+    return 1 if problems or returncode != 0 else 0

@@ -1,0 +1,338 @@
+"""lmms-eval glue for the six EmoBench sub-tasks; the YAML files beside this one reference it.
+
+lmms-eval loads this file by path (``!function utils.<name>``), once per reference, so nothing
+here keeps state that must be shared between functions.
+
+Where the data comes from (the one setting): ``EMOBENCH_DIR``. Each task YAML names its file as
+``dataset_kwargs.data_files.test: $EMOBENCH_DIR/test/<task>.jsonl``; lmms-eval 0.7.3 does not
+expand environment variables in task YAML, so :class:`EmoBenchTask` (the tasks' ``class:``, the
+same pattern as lmms-eval's own ``vstat`` task) expands it and reads the records itself instead of
+going through ``datasets.load_dataset``. That also keeps a missing-data error immediate and
+readable: ``download()`` is wrapped in a 5-try retry upstream, an override is not.
+
+A record's ``media`` is relative to ``EMOBENCH_DIR`` (the folder ``emollm data synth/build``
+writes); a path that only exists relative to the records file's own folder is accepted too.
+
+EmoPrompt at evaluation: ``EMOBENCH_EXEMPLARS`` (an ``exemplars.json`` from
+``emollm emoprompt exemplars``) and ``EMOBENCH_K`` (default 0 = off) put the first ``k``
+exemplars of the task in front of the question through ``format_with_exemplars``, the function
+training uses, so both sides see the same prompt shape. This is the only mechanism; models are
+not told ``k`` separately.
+
+Visuals: an image record gives ``[PIL.Image]``; a video record gives ``[path to the video]``, the
+convention of lmms-eval's video-capable wrappers (``llava_hf``, ``qwen2_vl``: a ``str`` visual is a
+video file they decode themselves) and of the plugin's ``emollm`` model, which samples the frames
+with ``emobench.frames.load_frames`` like training does.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, DatasetDict, Features, Sequence, Value
+from lmms_eval.api.task import ConfigurableTask
+from loguru import logger
+
+from emollm_plugin.emobench.media import MediaError
+from emollm_plugin.emobench.records import Record, RecordError, iter_jsonl
+from emollm_plugin.emobench.scoring import UNPARSED, parse_answer, parse_answer_strict, score
+from emollm_plugin.emobench.tasks import TASKS
+
+# The settings' names and the build hint are shared with `emollm eval`, which checks them first.
+from emollm_plugin.lmms_glue.evaluate import BUILD_HINT, ENV_DIR, ENV_EXEMPLARS, ENV_K
+from emollm_plugin.lmms_glue.results import TASK_PREFIX
+
+#: Columns of a task's documents (a record plus its resolved media path).
+DOC_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "task": Value("string"),
+        "modality": Value("string"),
+        "media": Value("string"),
+        "media_path": Value("string"),
+        "question": Value("string"),
+        "answer": Value("string"),
+        "options": Sequence(Value("string")),
+        "source": Value("string"),
+        "split": Value("string"),
+        "text": Value("string"),
+    }
+)
+
+
+class EmoBenchDataError(FileNotFoundError):
+    """EmoBench records that cannot be found or read; the message says how to build them."""
+
+
+def short_task(lmms_task: str) -> str:
+    """``emobench_emo_c`` -> ``emo_c``; raises for a name that is not an EmoBench task."""
+    name = lmms_task.removeprefix(TASK_PREFIX)
+    if not lmms_task.startswith(TASK_PREFIX) or name not in TASKS:
+        raise ValueError(
+            f"{lmms_task!r} is not an EmoBench task; expected one of "
+            f"{', '.join(TASK_PREFIX + t for t in TASKS)}"
+        )
+    return name
+
+
+def emobench_dir() -> Path:
+    """The folder named by ``EMOBENCH_DIR``; a clear error when it is unset or missing."""
+    value = os.environ.get(ENV_DIR, "").strip()
+    if not value:
+        raise EmoBenchDataError(
+            f"{ENV_DIR} is not set; it names the EmoBench folder holding test/<task>.jsonl. {BUILD_HINT}"
+        )
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise EmoBenchDataError(f"{ENV_DIR}={value} is not a folder. {BUILD_HINT}")
+    return folder.resolve()
+
+
+def task_records_file(task: str, data_files: Any = None) -> Path:
+    """The records file of one task: the YAML's ``data_files`` (``$EMOBENCH_DIR`` expanded) or the default."""
+    pattern = data_files.get("test") if isinstance(data_files, dict) else data_files
+    if not pattern:
+        pattern = f"${ENV_DIR}/test/{task}.jsonl"
+    if not isinstance(pattern, str):
+        raise ValueError(f"EmoBench task {task}: data_files.test must be one path, got {pattern!r}")
+    if f"${ENV_DIR}" in pattern or f"${{{ENV_DIR}}}" in pattern:
+        root = str(emobench_dir())  # raises with the build hint when unset
+        pattern = pattern.replace(f"${{{ENV_DIR}}}", root).replace(f"${ENV_DIR}", root)
+    path = Path(os.path.expanduser(os.path.expandvars(pattern)))
+    if not path.is_file():
+        raise EmoBenchDataError(f"EmoBench test records for task {task!r} not found: {path}. {BUILD_HINT}")
+    return path
+
+
+def resolve_media(media: str, records_file: Path) -> Path:
+    """Absolute media path: as given when absolute, else under ``EMOBENCH_DIR``, else beside the records."""
+    path = Path(media)
+    if path.is_absolute():
+        return path
+    root = Path(os.environ[ENV_DIR]).expanduser().resolve() if os.environ.get(ENV_DIR) else None
+    candidates = ([root / path] if root else []) + [records_file.parent.resolve() / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    return candidates[0]
+
+
+def record_to_doc(record: Record, records_file: Path) -> dict:
+    """One lmms-eval document: the record's fields, ``text`` as a string, and the absolute media path."""
+    doc = record.to_dict()
+    doc["text"] = record.text or ""
+    doc["options"] = list(record.options)
+    doc["media_path"] = str(resolve_media(record.media, records_file))
+    return {name: doc[name] for name in DOC_FEATURES}
+
+
+def load_docs(task: str, data_files: Any = None) -> list[dict]:
+    """The test documents of one task; bad lines and missing media are skipped with a warning each.
+
+    Raises :class:`EmoBenchDataError` when the file is missing or holds no usable record, so a run
+    never scores an empty task.
+    """
+    path = task_records_file(task, data_files)
+    docs: list[dict] = []
+    skipped: list[str] = []
+    for lineno, item in iter_jsonl(path):
+        if isinstance(item, RecordError):
+            skipped.append(str(item))
+            continue
+        if item.task != task:
+            skipped.append(
+                f"{path}:{lineno}: record {item.id!r} is a {item.task!r} record in the {task} file; move it to test/{item.task}.jsonl"
+            )
+            continue
+        doc = record_to_doc(item, path)
+        if not Path(doc["media_path"]).is_file():
+            skipped.append(
+                f"{path}:{lineno}: record {item.id!r}: media {item.media!r} not found (looked under {ENV_DIR} and {path.parent}); fix the path or drop the record"
+            )
+            continue
+        docs.append(doc)
+    for problem in skipped[:20]:
+        logger.warning(f"EmoBench {task}: skipped {problem}")
+    if len(skipped) > 20:
+        logger.warning(
+            f"EmoBench {task}: skipped {len(skipped) - 20} more records (run `emollm data validate` on {path})"
+        )
+    if not docs:
+        raise EmoBenchDataError(
+            f"{path}: no usable EmoBench record for task {task!r} ({len(skipped)} skipped). {BUILD_HINT}"
+        )
+    logger.info(
+        f"EmoBench {task}: {len(docs)} test records from {path}"
+        + (f" ({len(skipped)} skipped)" if skipped else "")
+    )
+    return docs
+
+
+class EmoBenchTask(ConfigurableTask):
+    """A ConfigurableTask whose documents are read from ``$EMOBENCH_DIR/test/<task>.jsonl``.
+
+    lmms-eval builds ``class:`` tasks as ``cls(config=config)`` without the model name, so
+    ``lmms_eval_specific_kwargs`` resolve to their ``default`` entry for every model.
+    """
+
+    def __init__(self, *args: Any, config: dict | None = None, **kwargs: Any) -> None:
+        if config is not None:
+            config = {key: value for key, value in config.items() if key != "class"}
+        super().__init__(*args, config=config, **kwargs)
+
+    def download(self, dataset_kwargs: dict | None = None) -> None:
+        task = short_task(self.config.task)
+        data_files = (dataset_kwargs or {}).get("data_files")
+        docs = load_docs(task, data_files)
+        split = self.config.test_split or "test"
+        self.dataset = DatasetDict({split: Dataset.from_list(docs, features=DOC_FEATURES)})
+        if self.config.process_docs is not None:
+            self.dataset[split] = self.config.process_docs(self.dataset[split])
+        self.dataset_no_image = self.dataset  # no media columns: visuals are read from paths
+
+    def process_results(self, doc: dict, results: list, full_docs: Any = None) -> dict:
+        """ConfigurableTask's generate_until branch without its 5-try retry decorator.
+
+        The retry is there for judge-model tasks that call a network; scoring here is local,
+        deterministic and never raises, and tenacity's bookkeeping costs ~50 us a call, which at
+        EmoBench's 287k samples is more than the parsing itself (bench/eval.py).
+        """
+        if results and isinstance(results[0], list):
+            results = results[0]
+        texts = [text.strip() if isinstance(text, str) else "" for text in results]
+        return self.config.process_results(doc, texts)
+
+
+def emobench_doc_to_visual(doc: dict) -> list:
+    """``[PIL.Image]`` for an image record, ``[video path]`` for a video record, ``[]`` for unreadable media.
+
+    An unreadable image is logged and the sample is asked without it rather than stopping the run.
+    """
+    if doc["modality"] == "video":
+        return [doc["media_path"]]
+    from emollm_plugin.emobench.frames import load_image
+
+    try:
+        return [load_image(doc["media_path"])]
+    except MediaError as exc:
+        logger.error(f"EmoBench {doc['task']}: record {doc['id']!r}: {exc}; asked without its image")
+        return []
+
+
+def exemplar_k() -> int:
+    """``EMOBENCH_K`` as a non-negative int (0 when unset)."""
+    raw = os.environ.get(ENV_K, "").strip()
+    if not raw:
+        return 0
+    try:
+        k = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{ENV_K}={raw!r} is not an integer; set it to the number of EmoPrompt exemplars (0 = off)"
+        ) from None
+    if k < 0:
+        raise ValueError(f"{ENV_K}={k} must be >= 0")
+    return k
+
+
+@lru_cache(maxsize=8)
+def _exemplars_file(path: str, mtime: float) -> dict:
+    from emollm_plugin.emoprompt.exemplars import load_exemplars
+
+    return load_exemplars(path)
+
+
+def task_exemplars(task: str, k: int) -> list:
+    """The first ``k`` exemplars of ``task`` from ``EMOBENCH_EXEMPLARS``; an error when there are fewer."""
+    if k == 0:
+        return []
+    path = os.environ.get(ENV_EXEMPLARS, "").strip()
+    if not path:
+        raise ValueError(
+            f"{ENV_K}={k} needs {ENV_EXEMPLARS}=<exemplars.json>; create one with `emollm emoprompt exemplars`"
+        )
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValueError(
+            f"{ENV_EXEMPLARS}={path}: file not found; create it with `emollm emoprompt exemplars`"
+        )
+    available = _exemplars_file(str(file), file.stat().st_mtime).get(task, [])
+    if len(available) < k:
+        raise ValueError(
+            f"{file}: task {task!r} has {len(available)} exemplar(s) but {ENV_K}={k}; "
+            f"lower {ENV_K} or regenerate the exemplars with a larger k"
+        )
+    return available[:k]
+
+
+def emobench_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """``pre_prompt`` + (EmoPrompt exemplars +) the record's question + ``post_prompt``.
+
+    The record's question already holds the sample's text (meme text, utterance, tweet) and the
+    options; the ``<image>`` token is the model's business.
+    """
+    kwargs = lmms_eval_specific_kwargs or {}
+    question = doc["question"]
+    exemplars = task_exemplars(doc["task"], exemplar_k())
+    if exemplars:
+        from emollm_plugin.emoprompt.exemplars import format_with_exemplars
+
+        question = format_with_exemplars(question, exemplars, exclude_id=doc["id"])
+    return f"{kwargs.get('pre_prompt', '')}{question}{kwargs.get('post_prompt', '')}"
+
+
+def _parse(parser, doc: dict, text: str) -> str | None:
+    try:
+        return parser(doc["task"], text, doc["options"])
+    except Exception as exc:  # one odd sample must not stop scoring (upstream retries then dies)
+        logger.error(f"EmoBench {doc['task']}: record {doc['id']!r}: could not parse {text[:80]!r}: {exc}")
+        return None
+
+
+def emobench_process_results(doc: dict, results: list) -> dict:
+    """Per-sample metrics: ``accuracy`` 0/1, ``unparsed_rate`` 0/1, and one info dict for F1/UAR.
+
+    The info dict (``id``, ``modality``, ``source``, ``target``, ``parsed``) is what lmms-eval's
+    samples file keeps of the sample (it drops the document), so reports read targets and parsed
+    answers from it. ``emo_o`` adds ``strict_acc``: the answer must name the label word itself.
+    """
+    text = results[0] if results and isinstance(results[0], str) else ""
+    target = doc["answer"]
+    parsed = _parse(parse_answer, doc, text)
+    info = {
+        "id": doc["id"],
+        "modality": doc["modality"],
+        "source": doc["source"],
+        "target": target,
+        "parsed": parsed,
+    }
+    out = {
+        "accuracy": float(parsed == target),
+        "macro_f1": info,
+        "uar": info,
+        "unparsed_rate": float(parsed is None),
+    }
+    if doc["task"] == "emo_o":
+        strict = _parse(parse_answer_strict, doc, text)
+        info["parsed_strict"] = strict
+        out["strict_acc"] = float(strict == target)
+    return out
+
+
+def _score_items(items: list[dict]) -> dict:
+    """``scoring.score`` over per-sample info dicts; labels are the targets and parsed answers seen."""
+    targets = [item["target"] for item in items]
+    parsed = [item["parsed"] for item in items]
+    labels = sorted(set(targets) | {p for p in parsed if p is not None and p != UNPARSED})
+    return score(parsed, targets, labels)
+
+
+def aggregate_macro_f1(items: list[dict]) -> float:
+    return _score_items(items)["macro_f1"]
+
+
+def aggregate_uar(items: list[dict]) -> float:
+    return _score_items(items)["uar"]

@@ -1,0 +1,107 @@
+"""``emollm compare``: the baseline rule, and the paper-style table over real lmms-eval runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from emollm_plugin.cli import main as emollm
+from emollm_plugin.compare import baselines, build_rows, to_markdown
+from emollm_plugin.emobench.tasks import TASKS
+from emollm_plugin.lmms_glue.results import Run, TaskRun
+from tests.emobench_fixtures import EXPECTED_ACCURACY, session_runs
+
+slow = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return session_runs(tmp_path_factory.mktemp("eval_runs"))
+
+
+def test_every_run_is_compared_with_the_first_by_default() -> None:
+    assert baselines(["base", "mvp", "mvp+ep"], None) == {"base": None, "mvp": "base", "mvp+ep": "base"}
+
+
+def test_explicit_baselines_make_foundations() -> None:
+    labels = ["llava", "llava+emollm", "qwen", "qwen+emollm"]
+    assert baselines(labels, ["qwen+emollm=qwen"]) == {
+        "llava": None,
+        "llava+emollm": "llava",
+        "qwen": None,
+        "qwen+emollm": "qwen",
+    }
+    assert baselines(["a", "b", "c"], ["3=2", "2=1"]) == {"a": None, "b": "a", "c": "b"}  # positions
+    with pytest.raises(ValueError, match="neither a run label"):
+        baselines(labels, ["qwen+emollm=gemma"])
+    with pytest.raises(ValueError, match="RUN=BASE"):
+        baselines(labels, ["qwen"])
+
+
+def partial_run(tmp_path: Path, accuracies: dict[str, float]) -> Run:
+    tasks = {t: TaskRun(t, f"emobench_{t}", {"accuracy": a}, 10) for t, a in accuracies.items()}
+    return Run(tmp_path, tmp_path / "x_results.json", "m", "", "d", tasks, {}, {})
+
+
+def test_runs_missing_a_task_get_no_mean_and_no_gain(tmp_path: Path) -> None:
+    full = partial_run(tmp_path, dict.fromkeys(TASKS, 0.5))
+    part = partial_run(tmp_path, {"emo_c": 0.9, "hate": 0.8})
+    rows = build_rows([full, part], ["full", "part"])
+    assert rows[1].mean is None and rows[1].gain_points is None
+    text = to_markdown(rows)
+    assert "| part | 90.0 | - | - | 80.0 | - | - | - | - | - | full |" in text
+    assert "No mean for part" in text
+
+
+@slow
+def test_compare_real_runs_markdown_and_csv(runs: dict, tmp_path: Path, capsys) -> None:
+    base, good = str(runs["unparsed"].out), str(runs["good"].out)
+    assert emollm(["compare", base, good]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "| model | emo_c | emo_o | intent | hate | humor | sarcasm | mean | gain (pts) | gain (%) | baseline |"
+        in text
+    )
+    assert "| dummy-unparsed | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | 0.0 | - | - | - |" in text
+    assert (
+        "| dummy-good | 50.0 | 50.0 | 50.0 | 25.0 | 50.0 | 75.0 | 50.0 | +50.0 | - | dummy-unparsed |" in text
+    )
+
+    out = tmp_path / "table.csv"
+    assert (
+        emollm(
+            [
+                "compare",
+                good,
+                base,
+                "--labels",
+                "A",
+                "B",
+                "--baseline-of",
+                "B=A",
+                "--format",
+                "csv",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [row["model"] for row in rows] == ["A", "B"]
+    assert {task: float(rows[0][task]) for task in TASKS} == EXPECTED_ACCURACY
+    assert float(rows[1]["gain_points"]) == pytest.approx(-0.5)
+    assert float(rows[1]["gain_relative"]) == pytest.approx(-1.0)
+    assert rows[1]["baseline"] == "A" and rows[0]["baseline"] == ""
+    assert rows[0]["results_file"].endswith("_results.json")
+
+    assert emollm(["compare", good, "--labels", "A", "B"]) == 1
+    assert "--labels has 2 names for 1 runs" in capsys.readouterr().out
+
+
+def test_compare_errors_are_reported(tmp_path: Path, capsys) -> None:
+    assert emollm(["compare", str(tmp_path)]) == 1
+    assert "no lmms-eval results file" in capsys.readouterr().out
