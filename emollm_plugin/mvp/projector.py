@@ -59,7 +59,8 @@ def relational_adjacency(features: torch.Tensor, tau: float) -> torch.Tensor:
     lead = features.shape[:-2]
     if tau <= -1.0:
         return torch.full((*lead, n, n), 1.0 / max(n, 1), device=features.device, dtype=torch.float32)
-    with torch.no_grad():
+    # No autocast: under AMP the float32 similarities would be rounded back to half precision.
+    with torch.no_grad(), torch.autocast(device_type=features.device.type, enabled=False):
         unit = F.normalize(features.detach().float(), dim=-1)
         edges = unit @ unit.transpose(-1, -2) >= tau
         edges.diagonal(dim1=-2, dim2=-1).fill_(True)  # self-loops

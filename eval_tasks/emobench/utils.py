@@ -246,7 +246,11 @@ def _exemplars_file(path: str, mtime: float) -> dict:
 
 
 def task_exemplars(task: str, k: int) -> list:
-    """The first ``k`` exemplars of ``task`` from ``EMOBENCH_EXEMPLARS``; an error when there are fewer."""
+    """The first ``k`` exemplars of ``task`` from ``EMOBENCH_EXEMPLARS`` (fewer if fewer were accepted).
+
+    Training (``--emoprompt_k``) uses the same first ``k`` and tolerates a short list the same
+    way, so train and test prompts stay identical; the shortfall is logged once per task.
+    """
     if k == 0:
         return []
     path = os.environ.get(ENV_EXEMPLARS, "").strip()
@@ -261,11 +265,16 @@ def task_exemplars(task: str, k: int) -> list:
         )
     available = _exemplars_file(str(file), file.stat().st_mtime).get(task, [])
     if len(available) < k:
-        raise ValueError(
-            f"{file}: task {task!r} has {len(available)} exemplar(s) but {ENV_K}={k}; "
-            f"lower {ENV_K} or regenerate the exemplars with a larger k"
-        )
+        _warn_short(str(file), task, len(available), k)
     return available[:k]
+
+
+@lru_cache(maxsize=64)
+def _warn_short(file: str, task: str, found: int, k: int) -> None:
+    logger.warning(
+        f"{file}: task {task!r} has {found} exemplar(s) but {ENV_K}={k}; its questions get {found} "
+        "(as in training). Generate more rationales to use all k."
+    )
 
 
 def emobench_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:

@@ -188,9 +188,9 @@ def test_emoprompt_exemplars_go_before_the_question(
     assert prompt.endswith(doc["question"]) and prompt != doc["question"]
     assert "Tears and a frown.\nAnswer: sadness" in prompt
 
+    # Fewer accepted exemplars than k: the same first ones as training uses, not an error.
     monkeypatch.setenv("EMOBENCH_K", "2")
-    with pytest.raises(ValueError, match=r"has 1 exemplar\(s\) but EMOBENCH_K=2"):
-        task.doc_to_text(doc)
+    assert task.doc_to_text(doc) == prompt
     monkeypatch.delenv("EMOBENCH_EXEMPLARS")
     with pytest.raises(ValueError, match="needs EMOBENCH_EXEMPLARS"):
         task.doc_to_text(doc)

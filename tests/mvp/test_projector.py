@@ -139,6 +139,14 @@ def test_adjacency_rows_sum_to_one_and_carry_no_gradient():
     assert torch.allclose(adjacency.sum(-1), torch.ones(2, 11))
 
 
+def test_adjacency_ignores_autocast():
+    """Under AMP the similarities stay float32, so edges near tau do not flip."""
+    x = torch.randn(2, 256, 64)  # enough pairs near tau for bfloat16 rounding to flip some
+    expected = relational_adjacency(x, 0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(relational_adjacency(x, 0.1), expected)
+
+
 def test_projector_uses_tau():
     """tau changes the output once the gate is open, and tau=-1 makes relational = mean pooling."""
     x = torch.randn(2, 9, DV)
