@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="emollm_demo", help="run folder (default ./emollm_demo); reused on rerun")
     parser.add_argument("--k", type=int, default=1, help="EmoPrompt exemplars per question (default 1; 0 = off)")
     parser.add_argument("--objective-steps", type=int, default=20, help="stage 1 (objective) steps (default 20)")
-    parser.add_argument("--emotional-steps", type=int, default=60, help="stage 2 (EmoBench) steps (default 60)")
+    parser.add_argument("--emotional-steps", type=int, default=120, help="stage 2 (EmoBench) steps (default 120)")
     parser.add_argument("--teacher-limit", type=int, default=48,
                         help="training records sent to the EmoPrompt teacher (default 48)")
     parser.add_argument("--tau", type=float, default=0.5, help="MVP --mvp_tau (default 0.5)")

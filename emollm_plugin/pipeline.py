@@ -36,7 +36,7 @@ class PipelineConfig:
     out: str = "emollm_demo"
     # Data: an EmoBench folder, or None to synthesize one.
     emobench_dir: str | None = None
-    synth_per_task: int = 48
+    synth_per_task: int = 64
     synth_test_per_task: int = 20
     synth_frames: int = 4
     # Base model: a LLaVA-trainable LLM + CLIP tower, or None for the tiny offline model.
@@ -61,10 +61,10 @@ class PipelineConfig:
     # Training.
     order: str = "sequential"
     objective_steps: int = 20
-    emotional_steps: int = 60
+    emotional_steps: int = 120
     batch_size: int = 16
     learning_rate: float = 3e-3
-    num_frames: int = 4
+    num_frames: int = 2
     seed: int = 0
     train_args: list[str] = field(default_factory=list)
     # Evaluation.

@@ -31,8 +31,13 @@ LLAVA_CLASS_FOR_MODEL_TYPE = {
     "llava_llama": "LlavaLlamaForCausalLM",
     "mistral": "LlavaMistralForCausalLM",
     "llava_mistral": "LlavaMistralForCausalLM",
-    "mpt": "LlavaMptForCausalLM",
-    "llava_mpt": "LlavaMptForCausalLM",
+}
+
+#: Bases llava-torch 1.2.2.post1 names but cannot train, and why.
+BROKEN_UPSTREAM = {
+    "mpt": "llava-torch 1.2.2.post1's LlavaMptForCausalLM.forward calls prepare_inputs_labels_for_multimodal "
+    "with its pre-1.2 argument list (5 values unpacked from 6) and has no multimodal generate(); "
+    "MPT bases need that class fixed upstream first",
 }
 
 
@@ -45,6 +50,9 @@ def llava_class_for(model_name_or_path: str):
     import llava.model as llava_model
 
     model_type = transformers.AutoConfig.from_pretrained(model_name_or_path).model_type
+    broken = BROKEN_UPSTREAM.get(model_type.removeprefix("llava_"))
+    if broken:
+        raise UnsupportedBaseModel(f"--model_name_or_path {model_name_or_path}: model_type {model_type!r}: {broken}")
     try:
         return getattr(llava_model, LLAVA_CLASS_FOR_MODEL_TYPE[model_type])
     except KeyError:
@@ -64,10 +72,7 @@ class LlavaForAnyBase:
 
     @staticmethod
     def from_pretrained(model_name_or_path: str, *args, **kwargs):
-        cls = llava_class_for(model_name_or_path)
-        if cls.__name__ == "LlavaMptForCausalLM":
-            kwargs.pop("attn_implementation", None)
-        return cls.from_pretrained(model_name_or_path, *args, **kwargs)
+        return llava_class_for(model_name_or_path).from_pretrained(model_name_or_path, *args, **kwargs)
 
 
 def default_attn_implementation() -> str:

@@ -148,6 +148,10 @@ def build_command(args: argparse.Namespace, lmms_tasks: str, out: Path) -> list[
         str(args.batch_size),
         "--verbosity",
         args.verbosity,
+        # Use a model's simple (non-chat) wrapper where it has one: the EmoBench tasks build
+        # simple requests, and lmms-eval 0.7.3 otherwise picks e.g. llava_hf's chat class, which
+        # crashes on them. Models with only one wrapper are unaffected.
+        "--force_simple",
     ]
     if args.model_args:
         command += ["--model_args", args.model_args]

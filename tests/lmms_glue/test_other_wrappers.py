@@ -4,10 +4,10 @@ The six EmoBench tasks are run unchanged, through the real ``emollm eval`` CLI, 
 0.7.3's transformers-native wrappers on tiny random checkpoints built offline
 (:mod:`emollm_plugin.hf_tiny`), on CPU:
 
-- ``llava_hf`` (``LlavaForConditionalGeneration``) with ``device=cpu,device_map=cpu`` and
-  lmms-eval's ``--force_simple``: the name resolves to the chat class by default, which expects
-  chat-style requests the EmoBench tasks do not build (it stops with "'function' object has no
-  attribute 'items'"; checked below). The wrapper answers video records without the video:
+- ``llava_hf`` (``LlavaForConditionalGeneration``) with ``device=cpu,device_map=cpu``; ``emollm
+  eval`` passes lmms-eval's ``--force_simple`` (the name would otherwise resolve to the chat
+  class, which stops with "'function' object has no attribute 'items'" on the simple requests
+  the EmoBench tasks build). The wrapper answers video records without the video:
   ``LlavaProcessor`` drops ``videos=``, so the model sees only the text and a literal "<video>".
 - ``qwen2_vl`` (``Qwen2VLForConditionalGeneration``) with ``device=cpu,device_map=cpu`` and a
   56x56 pixel budget: images and videos (decoded by ``qwen_vl_utils`` with decord) both reach it.
@@ -15,7 +15,7 @@ The six EmoBench tasks are run unchanged, through the real ``emollm eval`` CLI, 
 A random model answers gibberish, so ``emollm eval`` exits 1 for every task whose answers all fail
 to parse; the tests check that this verdict matches the samples, and that the real path ran:
 results for all six tasks, one non-empty model output per sample, image and video samples.
-The three runs start together and take about a minute of wall time on two cores.
+The two runs start together and take about a minute of wall time on two cores.
 """
 
 from __future__ import annotations
@@ -162,13 +162,12 @@ def emobench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, llava_dir: Path, qwen_dir: Path, emobench: Path) -> dict[str, WrapperRun]:
-    """Three ``emollm eval`` runs started together: llava_hf (simple), qwen2_vl, llava_hf as resolved."""
+    """Two ``emollm eval`` runs started together: llava_hf and qwen2_vl."""
     base = tmp_path_factory.mktemp("wrapper_runs")
     pixels = f"min_pixels={QWEN2_VL_PIXELS}", f"max_pixels={QWEN2_VL_PIXELS}"
     specs = {
-        "llava_hf": ("llava_hf", _model_args(llava_dir), ("--", "--force_simple")),
+        "llava_hf": ("llava_hf", _model_args(llava_dir), ()),
         "qwen2_vl": ("qwen2_vl", _model_args(qwen_dir, *pixels), ()),
-        "llava_hf_chat": ("llava_hf", _model_args(llava_dir), ()),
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("EMOBENCH_")}
     procs = {}
@@ -266,17 +265,3 @@ def test_qwen2_vl_runs_the_six_tasks_on_cpu_with_images_and_videos(runs: dict, e
         for modality in ("image", "video"):
             grouped = _outputs_by_question(result, emobench, task, modality)
             assert any(len(set(outputs)) > 1 for outputs in grouped.values()), (task, modality, grouped)
-
-
-@slow
-def test_llava_hf_as_resolved_by_default_is_the_chat_class_and_fails_clearly(runs: dict) -> None:
-    """``--model llava_hf`` alone picks lmms-eval's chat class, which the EmoBench tasks do not feed.
-
-    lmms-eval logs the error and exits 0; ``emollm eval`` reads the missing results and exits 1.
-    Run it with ``-- --force_simple`` (as above) until the tasks build chat-style requests.
-    """
-    run = runs["llava_hf_chat"]
-    assert "lmms_eval/models/chat/llava_hf.py" in run.output
-    assert "Error during evaluation: 'function' object has no attribute 'items'" in run.output
-    assert "no lmms-eval results file" in run.output and "lmms-eval exit code 0" in run.output
-    assert run.returncode == 1

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Pretrain the MVP projector alone (feature alignment): LLM and vision tower frozen.
+#
+# LLaVA-1.5's pretraining recipe (LCS-558K captions, --version plain, global batch 256, lr 1e-3,
+# cosine schedule, 3% warm-up, 1 epoch, max length 2048, weight decay 0, DeepSpeed ZeRO-2, bf16) with
+# --mm_projector_type mvp. The result, OUT/mm_projector.bin, is what scripts/finetune.sh loads
+# (PROJECTOR=...). Optionally warm-start MVP from a released LLaVA-1.5 mlp2x_gelu projector
+# (WARM_START=.../mm_projector.bin, e.g. from liuhaotian/llava-v1.5-mlp2x-336px-pretrain-vicuna-7b-v1.5):
+# MVP's local trunk takes its weights and MVP starts out computing exactly that projector, so the
+# pretraining can then be short (add e.g. --max_steps 500) or skipped (pass that file as PROJECTOR).
+#
+# Hardware for a 7B model (Vicuna-7B-v1.5 + CLIP ViT-L/14-336):
+#   As in LLaVA-1.5's documentation: trained on 8x A100 80GB (per-device batch 32, ZeRO-2); pretraining
+#   LLaVA-v1.5-7B takes ~3.5 hours on 8x A100 (80G).
+#   Estimate (not measured): MVP's projector costs ~1.2x mlp2x_gelu (bench/projector.py), small next
+#   to the frozen 7B LLM's activations, so the same hardware and about the same time. On 40GB GPUs,
+#   PER_DEVICE_BATCH=16 (gradient accumulation keeps GLOBAL_BATCH).
+#   Projector-only runs cannot resume (LLaVA saves only the projector in its checkpoints), so none
+#   are written; a rerun after an interruption starts over.
+#
+# Variables (environment; defaults in brackets):
+#   MODEL [lmsys/vicuna-7b-v1.5]  VISION [openai/clip-vit-large-patch14-336]
+#   DATA [data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json]  IMAGE_FOLDER [data/LLaVA-Pretrain/images]
+#       (liuhaotian/LLaVA-Pretrain on the Hugging Face hub)
+#   OUT [checkpoints/emollm-mvp-7b-pretrain]
+#   WARM_START []                      a LLaVA-1.5 mlp2x_gelu (or MVP) mm_projector.bin to start from
+#   NUM_GPUS [8]  PER_DEVICE_BATCH [32]  GLOBAL_BATCH [256]  LR [1e-3]  EPOCHS [1]  MAX_LENGTH [2048]
+#   VERSION [plain]
+#   MVP_TAU [0.5]  MVP_PERSPECTIVES [local,relational,global]  MVP_FUSION [gate]  MVP_GLOBAL_POOL [mean]
+#   MVP_GLOBAL_TOKENS [0]              use the same values in scripts/finetune.sh
+#   DS_CONFIG [scripts/zero2.json]  BF16 [True]  TF32 [True] (False on pre-Ampere GPUs)
+#   WORKERS [4]  MASTER_PORT [29500]
+#   LAUNCHER [deepspeed] or torchrun; DEEPSPEED [.venv/bin/deepspeed]  TORCHRUN [.venv/bin/torchrun]
+#   DRY_RUN [0]  1 = print the command instead of running it
+# Extra arguments are appended to the train command and win over the flags above.
+#
+# Run from the repository root, e.g.
+#   DATA=/data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json IMAGE_FOLDER=/data/LLaVA-Pretrain/images \
+#     scripts/pretrain_mvp.sh
+set -euo pipefail
+
+DEEPSPEED=${DEEPSPEED:-.venv/bin/deepspeed}
+TORCHRUN=${TORCHRUN:-.venv/bin/torchrun}
+LAUNCHER=${LAUNCHER:-deepspeed}
+MODEL=${MODEL:-lmsys/vicuna-7b-v1.5}
+VISION=${VISION:-openai/clip-vit-large-patch14-336}
+DATA=${DATA:-data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json}
+IMAGE_FOLDER=${IMAGE_FOLDER:-data/LLaVA-Pretrain/images}
+OUT=${OUT:-checkpoints/emollm-mvp-7b-pretrain}
+WARM_START=${WARM_START:-}
+NUM_GPUS=${NUM_GPUS:-8}
+PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-32}
+GLOBAL_BATCH=${GLOBAL_BATCH:-256}
+LR=${LR:-1e-3}
+EPOCHS=${EPOCHS:-1}
+MAX_LENGTH=${MAX_LENGTH:-2048}
+VERSION=${VERSION:-plain}
+MVP_TAU=${MVP_TAU:-0.5}
+MVP_PERSPECTIVES=${MVP_PERSPECTIVES:-local,relational,global}
+MVP_FUSION=${MVP_FUSION:-gate}
+MVP_GLOBAL_POOL=${MVP_GLOBAL_POOL:-mean}
+MVP_GLOBAL_TOKENS=${MVP_GLOBAL_TOKENS:-0}
+DS_CONFIG=${DS_CONFIG:-scripts/zero2.json}
+BF16=${BF16:-True}
+TF32=${TF32:-True}
+WORKERS=${WORKERS:-4}
+MASTER_PORT=${MASTER_PORT:-29500}
+DRY_RUN=${DRY_RUN:-0}
+
+die() { echo "pretrain_mvp.sh: $*" >&2; exit 2; }
+
+[ -f "$DATA" ] || die "DATA=$DATA: no such file (LLaVA's blip_laion_cc_sbu_558k.json, or any LLaVA JSON of captions)"
+[ -d "$IMAGE_FOLDER" ] || die "IMAGE_FOLDER=$IMAGE_FOLDER: no such folder (the root of the image paths in DATA)"
+[ -f "$DS_CONFIG" ] || die "DS_CONFIG=$DS_CONFIG: no such file (run from the repository root)"
+if [ -n "$WARM_START" ] && [ ! -f "$WARM_START" ]; then
+  die "WARM_START=$WARM_START: no such file (a LLaVA-1.5 mm_projector.bin)"
+fi
+per_step=$((NUM_GPUS * PER_DEVICE_BATCH))
+((GLOBAL_BATCH % per_step == 0)) ||
+  die "GLOBAL_BATCH=$GLOBAL_BATCH is not a multiple of NUM_GPUS x PER_DEVICE_BATCH = $per_step"
+GRAD_ACC=$((GLOBAL_BATCH / per_step))
+
+args=(
+  --deepspeed "$DS_CONFIG"
+  --model_name_or_path "$MODEL"
+  --version "$VERSION"
+  --data_path "$DATA"
+  --image_folder "$IMAGE_FOLDER"
+  --vision_tower "$VISION"
+  --mm_projector_type mvp
+  --mvp_tau "$MVP_TAU"
+  --mvp_perspectives "$MVP_PERSPECTIVES"
+  --mvp_fusion "$MVP_FUSION"
+  --mvp_global_pool "$MVP_GLOBAL_POOL"
+  --mvp_global_tokens "$MVP_GLOBAL_TOKENS"
+  --tune_mm_mlp_adapter True
+  --mm_vision_select_layer -2
+  --mm_use_im_start_end False
+  --mm_use_im_patch_token False
+  --bf16 "$BF16"
+  --tf32 "$TF32"
+  --output_dir "$OUT"
+  --num_train_epochs "$EPOCHS"
+  --per_device_train_batch_size "$PER_DEVICE_BATCH"
+  --gradient_accumulation_steps "$GRAD_ACC"
+  --eval_strategy no
+  --save_strategy no
+  --learning_rate "$LR"
+  --weight_decay 0.
+  --warmup_ratio 0.03
+  --lr_scheduler_type cosine
+  --logging_steps 1
+  --model_max_length "$MAX_LENGTH"
+  --gradient_checkpointing True
+  --dataloader_num_workers "$WORKERS"
+  --lazy_preprocess True
+  --report_to none
+)
+if [ -n "$WARM_START" ]; then args+=(--pretrain_mm_mlp_adapter "$WARM_START"); fi
+
+case "$LAUNCHER" in
+  deepspeed) launch=("$DEEPSPEED" --num_gpus "$NUM_GPUS" --master_port "$MASTER_PORT" --module emollm_plugin.train) ;;
+  torchrun) launch=("$TORCHRUN" --nproc_per_node "$NUM_GPUS" --master_port "$MASTER_PORT" -m emollm_plugin.train) ;;
+  *) die "LAUNCHER=$LAUNCHER: use deepspeed or torchrun" ;;
+esac
+command=("${launch[@]}" "${args[@]}" "$@")
+if [ "$DRY_RUN" = 1 ]; then
+  printf '%q ' "${command[@]}"
+  echo
+  exit 0
+fi
+if [ -f "$OUT/mm_projector.bin" ]; then
+  echo "pretrain_mvp.sh: $OUT/mm_projector.bin exists; delete $OUT to pretrain again" >&2
+  exit 0
+fi
+echo "pretrain_mvp.sh: $NUM_GPUS GPU(s) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
+exec "${command[@]}"
