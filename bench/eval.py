@@ -8,9 +8,13 @@ its stderr, macro-F1, UAR, unparsed share). Target: <= 10 s. Loading lmms-eval i
 
 Half the outputs are rationales that quote their sample's id, so they are all different and miss
 ``parse_answer``'s cache; the other half are bare labels or short answers, as real models give.
-The lead adds the model-throughput half (batch 1 vs 8) beside :func:`bench_scoring`.
+Model half (:func:`bench_model`): samples/s of the ``emollm`` model's batched generation (the
+runner the lmms-eval model calls) at batch 1 and batch 8, side by side in one run, on a tiny
+MVP checkpoint made on the spot (CPU by default; ``--device cuda`` on a GPU). Target on GPU:
+batch 8 >= 3x batch 1; the CPU figure is reported as measured.
 
-Run: ``.venv/bin/python bench/eval.py [--n 287000]``; the last line prints the figure.
+Run: ``.venv/bin/python bench/eval.py [--n 287000] [--samples 64] [--device cpu]``; the last line
+prints the figures.
 """
 
 from __future__ import annotations
@@ -137,17 +141,79 @@ def bench_scoring(n: int = EMOBENCH_SIZE, seed: int = 0) -> dict:
     }
 
 
+def tiny_checkpoint(folder: Path) -> Path:
+    """An untrained tiny LLaVA+MVP checkpoint, built through LLaVA's own initialize_vision_modules."""
+    import torch
+
+    import emollm_plugin
+    from emollm_plugin.llava_glue.args import EmoModelArguments
+    from emollm_plugin.tiny import build_tiny_model
+
+    emollm_plugin.register()
+    from llava.model import LlavaLlamaForCausalLM
+    from transformers import AutoTokenizer
+
+    tiny = build_tiny_model(folder / "tiny")
+    torch.manual_seed(0)
+    model = LlavaLlamaForCausalLM.from_pretrained(tiny / "llm")
+    args = EmoModelArguments(model_name_or_path=str(tiny / "llm"), vision_tower=str(tiny / "vision"),
+                             mm_vision_select_layer=-2, mm_projector_type="mvp", version="emollm_v1")
+    model.get_model().initialize_vision_modules(model_args=args)
+    model.config.mm_use_im_start_end = False
+    model.config.mm_use_im_patch_token = False
+    out = folder / "checkpoint"
+    model.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(tiny / "llm", use_fast=False).save_pretrained(out)
+    return out
+
+
+def bench_model(samples: int = 64, device: str = "cpu", max_new_tokens: int = 16, repeats: int = 3) -> dict:
+    """Generation samples/s at batch 1 and batch 8, alternating the two, median of ``repeats``."""
+    import statistics
+
+    from PIL import Image
+
+    from emollm_plugin.llava_glue.inference import load_runner
+
+    with tempfile.TemporaryDirectory() as scratch:
+        runner = load_runner(str(tiny_checkpoint(Path(scratch))), device=device)
+        rng = random.Random(0)
+        images = [Image.new("RGB", (32, 32), tuple(rng.randrange(256) for _ in range(3))) for _ in range(samples)]
+        question = "Identify the only emotion depicted in the given image from the following options: [anger, joy]."
+        times: dict[int, list[float]] = {1: [], 8: []}
+        for _ in range(repeats):
+            for batch in (1, 8):
+                started = time.perf_counter()
+                for i in range(0, samples, batch):
+                    chunk = images[i:i + batch]
+                    runner.generate([question] * len(chunk), [[im] for im in chunk], max_new_tokens=max_new_tokens)
+                times[batch].append(time.perf_counter() - started)
+    rate = {batch: samples / statistics.median(values) for batch, values in times.items()}
+    return {"device": device, "samples": samples, "per_second": rate, "ratio": rate[8] / rate[1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=EMOBENCH_SIZE, help="predictions to score (default 287000)")
+    parser.add_argument("--samples", type=int, default=64, help="samples per model-throughput arm (default 64)")
+    parser.add_argument("--device", default="cpu", help="device for the model half (default cpu)")
+    parser.add_argument("--skip-model", action="store_true", help="only the scoring half")
     args = parser.parse_args(argv)
+    model = None
+    if not args.skip_model:
+        model = bench_model(args.samples, args.device)
+        for batch, rate in model["per_second"].items():
+            print(f"  emollm model, batch {batch}: {rate:.1f} samples/s ({model['device']})")
     result = bench_scoring(args.n)
     for task, accuracy in result["accuracy"].items():
         print(f"  {task}: accuracy {100 * accuracy:.1f}% (synthetic outputs)")
-    print(
+    line = (
         f"scoring {result['n']} predictions (process_results + aggregation): {result['seconds']:.2f} s "
         f"({result['per_second']:.0f}/s; target <= 10 s)"
     )
+    if model:
+        line += f"; emollm batch 8 vs 1: ratio {model['ratio']:.2f} on {model['device']} (GPU target >= 3)"
+    print(line)
     return 0
 
 

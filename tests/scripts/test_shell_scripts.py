@@ -1,0 +1,216 @@
+"""The training scripts: valid bash, and every flag they pass is one the plugin's train entry accepts.
+
+Each script runs for real with ``DRY_RUN=1`` (it prints its commands instead of launching them)
+and placeholder inputs; the printed train commands are then parsed by the plugin's own
+``parse_flags`` and checked by ``check_flags`` in a fresh process, so a misspelt flag, a removed
+LLaVA flag or an invalid MVP option fails here instead of after a multi-GPU job has started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPTS = REPO / "scripts"
+TRAIN_SCRIPTS = ("pretrain_mvp.sh", "finetune.sh", "finetune_lora.sh", "sequential.sh")
+ENTRY = "emollm_plugin.train"
+
+#: Flags that TrainingArguments checks against the hardware while parsing (``--tf32 True`` needs an
+#: Ampere GPU); their values are replaced here, their names are still parsed.
+HARDWARE_FLAGS = {"--bf16": "False", "--tf32": "False", "--fp16": "False"}
+
+#: Parses each argv with the plugin's parser and checks it as the train entry would, in a fresh
+#: process: TrainingArguments with --deepspeed sets process-wide DeepSpeed state.
+PARSE_PROGRAM = r"""
+import json, sys
+import emollm_plugin
+from emollm_plugin.llava_glue.train import check_flags, parse_flags
+
+emollm_plugin.register()
+results = []
+for argv in json.load(sys.stdin):
+    try:
+        model, data, training = parse_flags(argv)
+        check_flags(model, data, training)
+    except (Exception, SystemExit) as error:
+        results.append({"error": f"{type(error).__name__}: {error}"})
+        continue
+    values = {**vars(model), **vars(data)}
+    for name in ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "deepspeed",
+                 "output_dir", "lora_enable", "lora_r", "lora_alpha", "mm_projector_lr", "num_train_epochs",
+                 "model_max_length", "max_steps"):
+        values[name] = getattr(training, name)
+    results.append({"values": {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool, type(None)))}})
+json.dump(results, sys.stdout)
+"""
+
+
+def shell_scripts() -> list[Path]:
+    return sorted(SCRIPTS.glob("*.sh"))
+
+
+@pytest.mark.parametrize("script", shell_scripts(), ids=lambda p: p.name)
+def test_bash_syntax(script):
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", (*TRAIN_SCRIPTS, "train_tiny_cpu.sh"))
+def test_script_is_executable_strict_and_documented(name):
+    script = SCRIPTS / name
+    text = script.read_text()
+    assert os.access(script, os.X_OK), f"{name} is not executable"
+    assert text.startswith("#!/usr/bin/env bash\n# "), f"{name} must start with a header comment"
+    assert "set -euo pipefail" in text
+    header = text.split("set -euo pipefail")[0]
+    assert "Hardware" in header and "Variables" in header, f"{name}: header must state hardware and variables"
+
+
+@pytest.fixture
+def placeholders(tiny_model, tmp_path) -> dict[str, str]:
+    """Inputs the scripts check for: real files with placeholder content, and the tiny model."""
+    data = tmp_path / "data.json"
+    data.write_text("[]")
+    images = tmp_path / "media"
+    images.mkdir()
+    projector = tmp_path / "mm_projector.bin"
+    projector.write_bytes(b"placeholder")
+    exemplars = tmp_path / "exemplars.json"
+    exemplars.write_text("{}")
+    return {
+        "MODEL": str(tiny_model / "llm"), "VISION": str(tiny_model / "vision"), "DATA": str(data),
+        "IMAGE_FOLDER": str(images), "EMOBENCH_DIR": str(images), "PROJECTOR": str(projector),
+        "EXEMPLARS": str(exemplars), "OUT": str(tmp_path / "out"), "STAGE1_DATA": str(data),
+        "STAGE1_IMAGES": str(images),
+    }
+
+
+def dry_run(name: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(SCRIPTS / name), *extra], capture_output=True, text=True, cwd=REPO, timeout=60,
+        env={**os.environ, **env, "DRY_RUN": "1"},
+    )
+
+
+def printed_commands(result: subprocess.CompletedProcess) -> list[list[str]]:
+    assert result.returncode == 0, result.stderr
+    return [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def train_argv(command: list[str]) -> list[str]:
+    """The arguments a printed launcher command passes to the train entry, hardware flags neutralised."""
+    assert ENTRY in command, command
+    argv = command[command.index(ENTRY) + 1:]
+    return [HARDWARE_FLAGS.get(argv[i - 1], item) if i else item for i, item in enumerate(argv)]
+
+
+def parse(argvs: list[list[str]]) -> list[dict]:
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_PROGRAM], input=json.dumps(argvs), capture_output=True, text=True,
+        cwd=REPO, timeout=300, env={**os.environ, "DS_ACCELERATOR": "cpu", "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def parsed_ok(argvs: list[list[str]]) -> list[dict]:
+    results = parse(argvs)
+    for argv, result in zip(argvs, results, strict=True):
+        assert "error" not in result, f"{result['error']}\nargv: {shlex.join(argv)}"
+    return [result["values"] for result in results]
+
+
+def global_batch(values: dict, gpus: int) -> int:
+    return values["per_device_train_batch_size"] * values["gradient_accumulation_steps"] * gpus
+
+
+def test_every_flag_of_every_train_script_is_accepted(placeholders, tmp_path):
+    stage1 = Path(placeholders["OUT"]) / "stage1"
+    stage1.mkdir(parents=True)  # stands in for stage 1's output, which stage 2 starts from
+    shutil.copy(Path(placeholders["MODEL"]) / "config.json", stage1 / "config.json")
+    env = {**placeholders, "EMOPROMPT_K": "2", "MAX_FPS": "2", "WARM_START": placeholders["PROJECTOR"]}
+    commands = {name: printed_commands(dry_run(name, env)) for name in TRAIN_SCRIPTS}
+    argvs = [train_argv(c) for name in TRAIN_SCRIPTS for c in commands[name] if ENTRY in c]
+    assert len(argvs) == 5  # pretrain, finetune, finetune_lora, sequential's two stages
+    pretrain, finetune, lora, stage_1, stage_2 = parsed_ok(argvs)
+
+    assert pretrain["tune_mm_mlp_adapter"] is True and pretrain["version"] == "plain"
+    assert pretrain["learning_rate"] == 1e-3 and global_batch(pretrain, 8) == 256
+    assert pretrain["pretrain_mm_mlp_adapter"] == placeholders["PROJECTOR"]  # WARM_START
+    assert pretrain["deepspeed"] == "scripts/zero2.json"
+
+    assert finetune["learning_rate"] == 2e-5 and global_batch(finetune, 8) == 128
+    assert finetune["version"] == "emollm_v1" and finetune["deepspeed"] == "scripts/zero3.json"
+    assert finetune["emoprompt_k"] == 2 and finetune["max_fps"] == 2.0
+    assert finetune["num_frames"] * 576 < finetune["model_max_length"]
+
+    assert lora["lora_enable"] is True and (lora["lora_r"], lora["lora_alpha"]) == (128, 256)
+    assert lora["learning_rate"] == 2e-4 and lora["mm_projector_lr"] == 2e-5
+
+    assert stage_1["data_path"] == placeholders["STAGE1_DATA"] and stage_1["version"] == "v1"
+    assert stage_1["pretrain_mm_mlp_adapter"] == placeholders["PROJECTOR"] and stage_1["emoprompt_k"] == 0
+    assert stage_2["model_name_or_path"] == stage_1["output_dir"] == str(stage1)
+    assert stage_2["pretrain_mm_mlp_adapter"] is None and stage_2["emoprompt_k"] == 2
+    assert stage_2["version"] == "emollm_v1"
+    for values in (pretrain, finetune, lora, stage_1, stage_2):
+        assert values["mm_projector_type"] == "mvp" and values["mvp_tau"] == 0.5
+    assert {k: v for k, v in stage_1.items() if k.startswith("mvp_")} == {
+        k: v for k, v in stage_2.items() if k.startswith("mvp_")
+    }
+
+
+def test_lora_script_merges_its_own_output_with_its_base(placeholders):
+    commands = printed_commands(dry_run("finetune_lora.sh", placeholders))
+    assert len(commands) == 2
+    merge = commands[1]
+    assert Path(merge[1]).name == "merge_lora.py"
+    options = dict(zip(merge[2::2], merge[3::2], strict=False))
+    out = options["--lora"]
+    assert train_argv(commands[0])[train_argv(commands[0]).index("--output_dir") + 1] == out
+    assert options["--base"] == placeholders["MODEL"] and options["--out"] == out + "-merged"
+
+
+def test_extra_arguments_win_and_typos_are_caught(placeholders):
+    commands = printed_commands(dry_run("finetune.sh", placeholders, "--learning_rate", "1e-5", "--mvp_tua", "0.3"))
+    argv = train_argv(commands[0])
+    [result] = parse([argv])
+    assert "mvp_tua" in result.get("error", ""), result
+    commands = printed_commands(dry_run("finetune.sh", placeholders, "--learning_rate", "1e-5"))
+    [values] = parsed_ok([train_argv(commands[0])])
+    assert values["learning_rate"] == 1e-5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GLOBAL_BATCH": "100"}, "GLOBAL_BATCH=100 is not a multiple"),
+        ({"NUM_FRAMES": "8"}, "NUM_FRAMES=8"),  # 8 x 576 visual tokens do not fit in 4096
+        ({"DATA": "/nonexistent/train.json"}, "DATA=/nonexistent/train.json: no such file"),
+        ({"PROJECTOR": "/nonexistent/mm_projector.bin"}, "run scripts/pretrain_mvp.sh first"),
+        ({"EMOPROMPT_K": "2", "EXEMPLARS": ""}, "needs EXEMPLARS"),
+        ({"LAUNCHER": "mpirun"}, "use deepspeed or torchrun"),
+    ],
+)
+def test_finetune_refuses_bad_settings_before_launching(placeholders, env, message):
+    result = dry_run("finetune.sh", {**placeholders, **env})
+    assert result.returncode == 2 and not result.stdout
+    assert message in result.stderr
+
+
+def test_torchrun_launcher_and_stage1_without_videos(placeholders):
+    env = {**placeholders, "LAUNCHER": "torchrun", "NUM_GPUS": "2", "PER_DEVICE_BATCH": "4", "GLOBAL_BATCH": "16"}
+    stage_1, _ = printed_commands(dry_run("sequential.sh", env))
+    assert stage_1[:4] == [".venv/bin/torchrun", "--nproc_per_node", "2", "--master_port"]
+    assert stage_1[5:7] == ["-m", ENTRY]
+    argv = train_argv(stage_1)
+    assert argv[argv.index("--gradient_accumulation_steps") + 1] == "2"
+    assert argv[argv.index("--num_frames") + 1] == "1" and argv[argv.index("--model_max_length") + 1] == "2048"
