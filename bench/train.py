@@ -73,10 +73,10 @@ def train_command(tiny: Path, data: Path, out: Path, arm: str, steps: int, batch
     ]
 
 
-def run_once(command: list[str], out: Path, log: Path) -> dict:
+def run_once(command: list[str], out: Path, log: Path, threads: int) -> dict:
     """One training run: its train_runtime and the child's peak RSS (from ``os.wait4``)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "WANDB_MODE": "disabled",
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with open(log, "w") as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(process.pid, 0)
@@ -86,19 +86,24 @@ def run_once(command: list[str], out: Path, log: Path) -> dict:
         raise RuntimeError(f"training run failed ({process.returncode}); log {log}:\n{tail}")
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     summary = next(entry for entry in reversed(history) if "train_runtime" in entry)
-    return {"runtime_s": summary["train_runtime"], "peak_rss_mib": usage.ru_maxrss * 1024 / MiB}
+    return {
+        "runtime_s": summary["train_runtime"],
+        "peak_rss_mib": usage.ru_maxrss * 1024 / MiB,
+        "process_cpu_s": usage.ru_utime + usage.ru_stime,  # whole process, start-up included
+    }
 
 
 def bench_entry(args: argparse.Namespace, work: Path) -> dict[str, list[dict]]:
     tiny, data = prepare_tiny(work, args.hidden, args.layers, args.image_size)
     warm = work / "warmup"
-    run_once(train_command(tiny, data, warm, ARMS[0], 1, args.batch), warm, work / "warmup.log")
+    run_once(train_command(tiny, data, warm, ARMS[0], 1, args.batch), warm, work / "warmup.log", args.threads)
     results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     total = args.repeats * len(ARMS)
     for repeat in range(args.repeats):
         for arm in ARMS if repeat % 2 == 0 else ARMS[::-1]:
             out = work / f"{arm}-{repeat}"
-            result = run_once(train_command(tiny, data, out, arm, args.steps, args.batch), out, work / f"{out.name}.log")
+            command = train_command(tiny, data, out, arm, args.steps, args.batch)
+            result = run_once(command, out, work / f"{out.name}.log", args.threads)
             results[arm].append(result)
             done = sum(len(v) for v in results.values())
             print(f"  [{done}/{total}] {arm:<10} {result['runtime_s']:.2f} s, {result['peak_rss_mib']:.0f} MiB",
@@ -109,7 +114,8 @@ def bench_entry(args: argparse.Namespace, work: Path) -> dict[str, list[dict]]:
 def report_entry(results: dict[str, list[dict]], args: argparse.Namespace) -> float:
     tokens = (args.image_size // 8) ** 2
     print(f"\ntrain entry on CPU: tiny LLaVA (Llama hidden {args.hidden} x {args.layers} layers, "
-          f"{tokens} visual tokens), batch {args.batch}, {args.steps} steps, median of {args.repeats} runs each")
+          f"{tokens} visual tokens), batch {args.batch}, {args.steps} steps, {args.threads} thread(s), "
+          f"median of {args.repeats} runs each")
     print(f"{'arm':<12}{'train_runtime s':>16}{'steps/s':>10}{'peak RSS MiB':>14}  runtimes")
     medians = {}
     for arm in ARMS:
@@ -119,6 +125,9 @@ def report_entry(results: dict[str, list[dict]], args: argparse.Namespace) -> fl
         listed = ", ".join(f"{t:.2f}" for t in runtimes)
         print(f"{arm:<12}{medians[arm]:>16.3f}{args.steps / medians[arm]:>10.2f}{rss:>14.0f}  {listed}")
     ratio = medians["mvp"] / medians["mlp2x_gelu"]
+    spread = max(max(r["runtime_s"] for r in runs) / min(r["runtime_s"] for r in runs) for runs in results.values())
+    if spread > 1.3:
+        print(f"note: runs of one arm differ by up to {spread:.1f}x: other load on the machine; rerun or add --repeats")
     print(f"ratio {ratio:.3f} (mvp/mlp2x_gelu train_runtime, CPU, tiny model through the train entry)")
     return ratio
 
@@ -243,12 +252,15 @@ def report_wide(results: dict[str, dict], args: argparse.Namespace, device_name:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cpu = parser.add_argument_group("part 1: the train entry on the tiny model (CPU)")
-    cpu.add_argument("--steps", type=int, default=30, help="optimizer steps per run (30)")
+    cpu.add_argument("--steps", type=int, default=100, help="optimizer steps per run (100)")
     cpu.add_argument("--repeats", type=int, default=3, help="runs per arm (3)")
     cpu.add_argument("--batch", type=int, default=4, help="per-device batch (4)")
     cpu.add_argument("--hidden", type=int, default=128, help="tiny LLM hidden size (128)")
     cpu.add_argument("--layers", type=int, default=2, help="tiny LLM layers (2)")
     cpu.add_argument("--image-size", type=int, default=64, help="pixels, a multiple of 32; 8-px patches (64)")
+    cpu.add_argument("--threads", type=int, default=1,
+                     help="torch threads per run (1: with 2 threads, a core taken by another process "
+                     "stalls every parallel region and the timings scatter by 10x or more)")
     cpu.add_argument("--skip-entry", action="store_true", help="skip part 1")
     cpu.add_argument("--work", type=Path, help="folder for the tiny model and runs (default: a temporary one)")
     wide = parser.add_argument_group("part 2: realistic width (CUDA)")

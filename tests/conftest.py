@@ -119,3 +119,18 @@ def run_ok(command: list[str], timeout: int = 600, cwd: Path | None = None, env:
     if result.returncode != 0:
         pytest.fail(f"command failed ({result.returncode}): {' '.join(command)}\n{output[-6000:]}")
     return output
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_model, tmp_path_factory):
+    """A briefly trained MVP checkpoint and the small synthetic EmoBench (images and videos) it saw."""
+    from emollm_plugin.emobench.synth import synthesize
+
+    base = tmp_path_factory.mktemp("trained")
+    emobench = synthesize(base / "emobench", per_task=12, test_per_task=4, frames=4)
+    out = base / "run"
+    command = train_command(tiny_model, emobench / "llava" / "train.json", out, "--mm_projector_type", "mvp",
+                            "--num_frames", "2", steps=12)
+    command[command.index("--image_folder") + 1] = str(emobench)
+    run_ok(command)
+    return out, emobench

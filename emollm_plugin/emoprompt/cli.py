@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--data", required=True, type=Path, help="EmoBench records (JSONL)")
     gen.add_argument("--out", required=True, type=Path, help="output folder (rationales.jsonl, summary.json)")
     gen.add_argument("--media-root", type=Path, help="folder the records' media paths are relative to "
-                     "(default: the folder holding --data)")
+                     "(default: the EmoBench folder holding --data, or --data's folder outside that layout)")
     gen.add_argument("--splits", nargs="+", default=["train"],
                      help="record splits to use (default: train; keep test questions out of prompts)")
     gen.add_argument("--limit", type=int, help="only the first N records (after --splits); rerun without it to go on")
@@ -109,7 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tol.add_argument("--data", required=True, type=Path, help="EmoBench records (JSONL)")
     tol.add_argument("--rationales", type=Path, help="output folder of `generate` (not needed with --answer-only)")
     tol.add_argument("--out", required=True, type=Path, help="LLaVA JSON file to write")
-    tol.add_argument("--media-root", type=Path, help="folder the records' media are relative to (default: --data's)")
+    tol.add_argument("--media-root", type=Path, help="folder the records' media are relative to (default: the EmoBench folder "
+                     "holding --data, or --data's folder outside that layout)")
     tol.add_argument("--relative-to", type=Path, help="write media paths relative to this folder (default: absolute)")
     tol.add_argument("--splits", nargs="+", default=["train"], help="record splits to convert (default: train)")
     tol.add_argument("--answer-only", action="store_true", help="target = the bare answer for every record")
@@ -147,7 +148,9 @@ def _records(args: argparse.Namespace) -> tuple[list, Path]:
         print(f"skipped records of other splits ({skipped}); use --splits to include them")
     if counts["bad_lines"]:
         print(f"skipped {counts['bad_lines']} invalid records (see warnings; `emollm data validate` lists them)")
-    return records, (args.media_root or args.data.parent)
+    from emollm_plugin.emobench.build import dataset_root
+
+    return records, (args.media_root or dataset_root(args.data))
 
 
 def make_teacher(args: argparse.Namespace):

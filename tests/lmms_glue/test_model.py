@@ -8,22 +8,6 @@ import sys
 import pytest
 
 from emollm_plugin.lmms_glue.results import load_run
-from tests.conftest import run_ok, train_command
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_model, tmp_path_factory):
-    """A briefly trained MVP checkpoint and a small synthetic EmoBench with images and videos."""
-    from emollm_plugin.emobench.synth import synthesize
-
-    base = tmp_path_factory.mktemp("emollm_model")
-    emobench = synthesize(base / "emobench", per_task=12, test_per_task=4, frames=4)
-    out = base / "run"
-    command = train_command(tiny_model, emobench / "llava" / "train.json", out, "--mm_projector_type", "mvp",
-                            "--num_frames", "2", steps=12)
-    command[command.index("--image_folder") + 1] = str(emobench)
-    run_ok(command)
-    return out, emobench
 
 
 def test_entry_point_registers_emollm_with_lmms_eval():
