@@ -2,7 +2,7 @@
 
 Part 1, always (CPU): the real train entry, ``python -m emollm_plugin.train`` (LLaVA's ``train()``),
 on a tiny offline LLaVA base and the image records of a synthetic EmoBench, one fresh subprocess per
-run with ``--max_steps N``; the two arms alternate (mvp, mlp2x, mlp2x, mvp, ...) after one untimed
+run with ``--max_steps N``; the two arms alternate (mlp2x, mvp, mvp, mlp2x, ...) after one untimed
 warm-up run, and the median over the repeats is reported.
   - time: ``train_runtime`` from the run's trainer_state.json (the Trainer's own clock around its N
     optimizer steps, first step included, model loading excluded); steps/s = N / train_runtime.
@@ -154,7 +154,8 @@ def build_wide(args: argparse.Namespace, device: str):
         max_position_embeddings=4096, attn_implementation="sdpa",
     )
     dtype = torch.bfloat16
-    llm = LlamaForCausalLM(config).to(device=device, dtype=dtype)
+    with torch.device(device):  # initialise on the device: a 4096-wide Llama is slow to initialise on CPU
+        llm = LlamaForCausalLM(config).to(dtype=dtype)
     projectors = {}
     for arm in ARMS:
         options = SimpleNamespace(

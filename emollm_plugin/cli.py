@@ -15,7 +15,7 @@ import sys
 #: name -> (module, one-line help). Order is the order ``emollm --help`` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("emollm_plugin.demo", "Run all of EmoLLM end to end on synthetic data, offline, on CPU."),
-    "tiny-model": ("emollm_plugin.tiny", "Build a tiny offline LLaVA base (Llama + CLIP tower) for tests."),
+    "tiny-model": ("emollm_plugin.tiny", "Build a tiny offline LLaVA base (Llama/Mistral/MPT + CLIP tower) for tests."),
     "data": ("emollm_plugin.emobench.cli", "Build, validate or synthesize EmoBench data."),
     "emoprompt": ("emollm_plugin.emoprompt.cli", "Generate ground-truth-guided rationales and exemplars."),
     "train": ("emollm_plugin.train", "Train with LLaVA's train() plus MVP, EmoPrompt and video."),

@@ -16,7 +16,9 @@
 #   Fewer or smaller GPUs: DS_CONFIG=scripts/zero3_offload.json (slower, less GPU memory).
 #
 # Variables (environment; defaults in brackets):
-#   MODEL [lmsys/vicuna-7b-v1.5]      base LLM, or an EmoLLM (MVP) checkpoint to continue from
+#   MODEL [lmsys/vicuna-7b-v1.5]      base LLM, or an EmoLLM (MVP) checkpoint to continue from; not a
+#       LLaVA (mlp2x_gelu) checkpoint such as liuhaotian/llava-v1.5-7b: LLaVA would keep training its mlp2x
+#       projector under an "mvp" config (refused here for local folders); use its base LLM + PROJECTOR
 #   VISION [openai/clip-vit-large-patch14-336]
 #   PROJECTOR [checkpoints/emollm-mvp-7b-pretrain/mm_projector.bin]  from scripts/pretrain_mvp.sh (or a
 #       released LLaVA-1.5 mlp2x_gelu mm_projector.bin: MVP warm-starts from it); set PROJECTOR= (empty)
@@ -27,6 +29,9 @@
 #   OUT [checkpoints/emollm-mvp-7b]   output folder; rerunning resumes from its last checkpoint-*
 #   NUM_GPUS [8]  PER_DEVICE_BATCH [16]  GLOBAL_BATCH [128]  LR [2e-5]  EPOCHS [1]  MAX_LENGTH [4096]
 #   NUM_FRAMES [4]  MAX_FPS []  VISION_TOKENS [576] (visual tokens per image/frame, for the length check)
+#       A video is NUM_FRAMES x VISION_TOKENS tokens, and LLaVA cuts sequences to MAX_LENGTH after inserting
+#       them, silently dropping the answer of a longer sample; the script refuses settings that leave less
+#       than 256 text tokens. Vicuna-v1.5's context is 4096, so at most 6 frames of 576 tokens.
 #   VERSION [emollm_v1]  (emollm_mistral / emollm_mpt for those bases; v1 for LLaVA's own template)
 #   MVP_TAU [0.5]  MVP_PERSPECTIVES [local,relational,global]  MVP_FUSION [gate]  MVP_GLOBAL_POOL [mean]
 #   MVP_GLOBAL_TOKENS [0]            must match the MVP options PROJECTOR / MODEL were trained with
@@ -90,6 +95,13 @@ die() { echo "finetune.sh: $*" >&2; exit 2; }
 [ -f "$DS_CONFIG" ] || die "DS_CONFIG=$DS_CONFIG: no such file (run from the repository root)"
 if [ -n "$PROJECTOR" ] && [ ! -f "$PROJECTOR" ]; then
   die "PROJECTOR=$PROJECTOR: no such file; run scripts/pretrain_mvp.sh first, or set PROJECTOR= (empty) when MODEL is an EmoLLM checkpoint"
+fi
+if [ -f "$MODEL/config.json" ]; then
+  # LLaVA keeps the projector a checkpoint brings; an mlp2x one would be trained, and saved, as "mvp".
+  projector=$(grep -oE '"mm_projector_type": *"[^"]*"' "$MODEL/config.json" | cut -d'"' -f4 || true)
+  if [ -n "$projector" ] && [ "$projector" != mvp ]; then
+    die "MODEL=$MODEL has a $projector projector; start from its base LLM with PROJECTOR=its mm_projector.bin (MVP warm-starts from mlp2x_gelu)"
+  fi
 fi
 per_step=$((NUM_GPUS * PER_DEVICE_BATCH))
 ((GLOBAL_BATCH % per_step == 0)) ||
@@ -165,5 +177,5 @@ if [ -f "$OUT/trainer_state.json" ] && compgen -G "$OUT/*.safetensors" >/dev/nul
   echo "finetune.sh: $OUT already holds a finished run; delete it to train again" >&2
   exit 0
 fi
-echo "finetune.sh: $NUM_GPUS GPU(s) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
+echo "finetune.sh: $NUM_GPUS process(es) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
 exec "${command[@]}"

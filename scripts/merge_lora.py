@@ -60,7 +60,8 @@ def saved_projector(folder: Path) -> dict[str, torch.Tensor]:
     tensors = {}
     for file in sorted(folder.glob("*.safetensors")):
         with safe_open(str(file), framework="pt") as handle:
-            for key in handle.keys():
+            names = handle.keys()  # a safetensors handle, not a dict: it has no __iter__
+            for key in names:
                 if key.startswith(PROJECTOR_PREFIX):
                     tensors[key.removeprefix(PROJECTOR_PREFIX)] = handle.get_tensor(key)
     return tensors

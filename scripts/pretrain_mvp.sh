@@ -133,5 +133,5 @@ if [ -f "$OUT/mm_projector.bin" ]; then
   echo "pretrain_mvp.sh: $OUT/mm_projector.bin exists; delete $OUT to pretrain again" >&2
   exit 0
 fi
-echo "pretrain_mvp.sh: $NUM_GPUS GPU(s) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
+echo "pretrain_mvp.sh: $NUM_GPUS process(es) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
 exec "${command[@]}"

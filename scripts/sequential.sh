@@ -42,13 +42,16 @@ STAGE2_LR=${STAGE2_LR:-2e-5}
 EMOBENCH_DIR=${EMOBENCH_DIR:-data/emobench}
 DATA=${DATA:-$EMOBENCH_DIR/llava/train.json}
 here=$(dirname "$0")
+stage1=$OUT/stage1
+stage2=$OUT/stage2
 
-echo "sequential.sh: stage 1 (objective instructions: $STAGE1_DATA) -> $OUT/stage1" >&2
-# The 665K mix holds images only, hence one "frame" for the length check; no EmoPrompt in stage 1.
+echo "sequential.sh: stage 1 (objective instructions: $STAGE1_DATA) -> $stage1" >&2
+# The 665K mix holds no videos (images and text-only chats), hence one "frame" for the length check;
+# no EmoPrompt in stage 1.
 DATA=$STAGE1_DATA IMAGE_FOLDER=$STAGE1_IMAGES VIDEO_FOLDER=$STAGE1_IMAGES VERSION=$STAGE1_VERSION \
   MAX_LENGTH=$STAGE1_MAX_LENGTH NUM_FRAMES=1 LR=$STAGE1_LR GROUP_BY_MODALITY=True EMOPROMPT_K=0 \
-  OUT=$OUT/stage1 "$here/finetune.sh" "$@"
+  OUT=$stage1 "$here/finetune.sh" "$@"
 
-echo "sequential.sh: stage 2 (EmoBench: $DATA) from $OUT/stage1 -> $OUT/stage2" >&2
-DATA=$DATA IMAGE_FOLDER=${IMAGE_FOLDER:-$EMOBENCH_DIR} MODEL=$OUT/stage1 PROJECTOR='' LR=$STAGE2_LR \
-  OUT=$OUT/stage2 "$here/finetune.sh" "$@"
+echo "sequential.sh: stage 2 (EmoBench: $DATA) from $stage1 -> $stage2" >&2
+DATA=$DATA IMAGE_FOLDER=${IMAGE_FOLDER:-$EMOBENCH_DIR} MODEL=$stage1 PROJECTOR='' LR=$STAGE2_LR \
+  OUT=$stage2 "$here/finetune.sh" "$@"

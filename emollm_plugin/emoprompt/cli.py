@@ -33,7 +33,7 @@ teachers:
 
 example:
   export OPENAI_API_KEY=...
-  emollm emoprompt generate --data data/emobench/train.jsonl --out runs/emoprompt \\
+  emollm emoprompt generate --data data/emobench/records/meld.jsonl --out runs/emoprompt \\
       --teacher openai --model gpt-4o-mini --concurrency 8
 """
 

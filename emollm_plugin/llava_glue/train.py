@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     emollm_plugin.register()
     argv = absolutise_flag(argv, "--vision_tower")
     model_args, data_args, training_args = parse_flags(argv)
-    check_flags(model_args, data_args, training_args)
+    try:
+        check_flags(model_args, data_args, training_args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"emollm train: error: {exc}", file=sys.stderr)
+        return 2
     install_into_llava(training_args.output_dir)
 
     from llava.train import train as llava_train

@@ -1,6 +1,7 @@
 """The ``emollm`` lmms-eval model: EmoLLM checkpoints (MVP, EmoPrompt template, LoRA or merged).
 
-``--model emollm --model_args pretrained=RUN_DIR[,model_base=BASE,device=cpu,batch_size=8,...]``.
+``--model emollm --model_args pretrained=RUN_DIR[,model_base=BASE,num_frames=8,...] --batch_size 8``
+(batch size and device are lmms-eval's own flags; repeating them in model_args is an error).
 lmms-eval discovers it through the ``lmms_eval.models`` entry point (see ``manifest.py``). The
 checkpoint is loaded by :class:`~emollm_plugin.llava_glue.inference.EmoLLMRunner`, which calls
 ``emollm_plugin.register()`` in this process first. Images arrive as PIL images; a video arrives

@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from tests.conftest import REPO, run_ok, train_command
 
@@ -56,8 +57,6 @@ def test_merged_checkpoint_loads_alone_and_answers_like_lora_plus_base(tiny_mode
     for name, value in expected.items():
         assert torch.equal(actual[name], value), name
     # The adapters did change the LLM: the merge is not just the base model saved again.
-    from safetensors.torch import load_file
-
     base_weights = load_file(str(tiny_model / "llm" / "model.safetensors"))
     name = "model.layers.0.self_attn.q_proj.weight"
     delta = actual[name] - base_weights[name].half().float()
