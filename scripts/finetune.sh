@@ -16,13 +16,13 @@
 #   Fewer or smaller GPUs: DS_CONFIG=scripts/zero3_offload.json (slower, less GPU memory).
 #
 # Variables (environment; defaults in brackets):
-#   MODEL [lmsys/vicuna-7b-v1.5]      base LLM, or an EmoLLM (MVP) checkpoint to continue from; not a
-#       LLaVA (mlp2x_gelu) checkpoint such as liuhaotian/llava-v1.5-7b: LLaVA would keep training its mlp2x
-#       projector under an "mvp" config (refused here for local folders); use its base LLM + PROJECTOR
+#   MODEL [lmsys/vicuna-7b-v1.5]      base LLM, an EmoLLM (MVP) checkpoint to continue from, or a LLaVA
+#       (mlp2x_gelu) checkpoint such as liuhaotian/llava-v1.5-7b, whose projector the train entry turns
+#       into MVP warm-started from it (set PROJECTOR= then)
 #   VISION [openai/clip-vit-large-patch14-336]
 #   PROJECTOR [checkpoints/emollm-mvp-7b-pretrain/mm_projector.bin]  from scripts/pretrain_mvp.sh (or a
 #       released LLaVA-1.5 mlp2x_gelu mm_projector.bin: MVP warm-starts from it); set PROJECTOR= (empty)
-#       when MODEL is already an EmoLLM checkpoint, whose projector comes with it.
+#       when MODEL is already a LLaVA or EmoLLM checkpoint, whose projector comes with it.
 #   EMOBENCH_DIR [data/emobench]      from `emollm data build` / `emollm data synth`
 #   DATA [$EMOBENCH_DIR/llava/train.json]  any LLaVA JSON, e.g. rationale data from `emollm emoprompt to-llava`
 #   IMAGE_FOLDER [$EMOBENCH_DIR]      root of the "image" paths in DATA; VIDEO_FOLDER [$IMAGE_FOLDER]
@@ -95,13 +95,6 @@ die() { echo "finetune.sh: $*" >&2; exit 2; }
 [ -f "$DS_CONFIG" ] || die "DS_CONFIG=$DS_CONFIG: no such file (run from the repository root)"
 if [ -n "$PROJECTOR" ] && [ ! -f "$PROJECTOR" ]; then
   die "PROJECTOR=$PROJECTOR: no such file; run scripts/pretrain_mvp.sh first, or set PROJECTOR= (empty) when MODEL is an EmoLLM checkpoint"
-fi
-if [ -f "$MODEL/config.json" ]; then
-  # LLaVA keeps the projector a checkpoint brings; an mlp2x one would be trained, and saved, as "mvp".
-  projector=$(grep -oE '"mm_projector_type": *"[^"]*"' "$MODEL/config.json" | cut -d'"' -f4 || true)
-  if [ -n "$projector" ] && [ "$projector" != mvp ]; then
-    die "MODEL=$MODEL has a $projector projector; start from its base LLM with PROJECTOR=its mm_projector.bin (MVP warm-starts from mlp2x_gelu)"
-  fi
 fi
 per_step=$((NUM_GPUS * PER_DEVICE_BATCH))
 ((GLOBAL_BATCH % per_step == 0)) ||

@@ -50,12 +50,34 @@ def _wrap_initialize_vision_modules(original):
     def initialize_vision_modules(self, model_args, fsdp=None):
         # The conversation template travels with the checkpoint, so evaluation prompts match training.
         self.config.emollm_version = getattr(model_args, "version", None)
-        if getattr(model_args, "mm_projector_type", None) == MVP_TYPE:
+        wants_mvp = getattr(model_args, "mm_projector_type", None) == MVP_TYPE
+        if wants_mvp:
             mvp_options_from_args(model_args).write_to_model_config(self.config)
-        return original(self, model_args, fsdp=fsdp)
+        result = original(self, model_args, fsdp=fsdp)
+        if wants_mvp and not isinstance(self.mm_projector, MVPProjector):
+            upgrade_to_mvp(self)
+        return result
 
     setattr(initialize_vision_modules, _FLAG, True)
     return initialize_vision_modules
+
+
+def upgrade_to_mvp(model) -> None:
+    """Turn the ``mlp2x_gelu`` projector of an existing LLaVA checkpoint into MVP, warm-started.
+
+    LLaVA keeps a projector it loaded with the checkpoint, so continuing from e.g. LLaVA-1.5 with
+    ``--mm_projector_type mvp`` would otherwise train the old projector under an ``mvp`` config.
+    """
+    old = model.mm_projector
+    try:
+        mvp = MVPProjector.from_mlp2x(old, MVPConfig.from_model_config(model.config))
+    except TypeError as exc:
+        raise ValueError(
+            f"--mm_projector_type mvp: the checkpoint's projector is {type(old).__name__}, not LLaVA's "
+            f"mlp2x_gelu, so MVP cannot warm-start from it ({exc})"
+        ) from None
+    reference = next(old.parameters())
+    model.mm_projector = mvp.to(device=reference.device, dtype=reference.dtype)
 
 
 def register_projector() -> None:

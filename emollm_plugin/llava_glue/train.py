@@ -97,6 +97,7 @@ def parse_flags(argv: list[str]):
 
 def check_flags(model_args, data_args, training_args) -> None:
     """Errors for flags LLaVA would accept and then misuse without a word."""
+    emollm_plugin.register()  # the plugin's templates and projector must be known to check them
     from llava import conversation
 
     from emollm_plugin.llava_glue.register import MVP_TYPE, mvp_options_from_args
@@ -111,6 +112,49 @@ def check_flags(model_args, data_args, training_args) -> None:
     if model_args.pretrain_mm_mlp_adapter and not Path(model_args.pretrain_mm_mlp_adapter).is_file():
         raise FileNotFoundError(f"--pretrain_mm_mlp_adapter {model_args.pretrain_mm_mlp_adapter}: no such file")
     llava_class_for(model_args.model_name_or_path)
+    check_context(model_args, data_args, training_args)
+
+
+def visual_tokens_per_frame(vision_tower: str | None) -> int | None:
+    """Patch tokens one image or frame becomes, from the tower's config (None when unknown offline)."""
+    if not vision_tower:
+        return None
+    try:
+        config = transformers.CLIPVisionConfig.from_pretrained(vision_tower)
+    except (OSError, ValueError):
+        return None
+    return (config.image_size // config.patch_size) ** 2
+
+
+def data_has_video(path: str, chunk: int = 1 << 24) -> bool:
+    """Whether a LLaVA JSON has any ``"video"`` sample (a streamed byte scan: the file may be GBs)."""
+    key, tail = b'"video"', b""
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            if key in tail + block:
+                return True
+            tail = block[-len(key):]
+    return False
+
+
+def check_context(model_args, data_args, training_args, room: int = 32) -> None:
+    """Refuse a video length that leaves no room for the answer.
+
+    LLaVA truncates to ``--model_max_length`` *after* inserting visual tokens, so a video whose
+    ``num_frames`` x tokens-per-frame fills the context loses its answer and teaches nothing,
+    silently.
+    """
+    per_frame = visual_tokens_per_frame(model_args.vision_tower)
+    if per_frame is None or not data_has_video(data_args.data_path):
+        return
+    per_frame += getattr(model_args, "mvp_global_tokens", 0) if model_args.mm_projector_type == "mvp" else 0
+    needed = per_frame * data_args.num_frames + room
+    if needed > training_args.model_max_length:
+        raise ValueError(
+            f"--num_frames {data_args.num_frames} x {per_frame} visual tokens per frame needs "
+            f"--model_max_length >= {needed} (now {training_args.model_max_length}); LLaVA would cut off "
+            "every video sample's answer. Lower --num_frames or raise --model_max_length."
+        )
 
 
 def absolutise_flag(argv: list[str], flag: str) -> list[str]:

@@ -124,3 +124,37 @@ def test_invalid_mvp_flag_is_named(tiny_model, colour_data, tmp_path):
                          "--output_dir", str(tmp_path)])
     with pytest.raises(ValueError, match="--mvp_tau"):
         check_flags(*flags)
+
+
+def test_continuing_from_an_mlp2x_checkpoint_upgrades_its_projector_to_mvp(tiny_model, colour_data, tmp_path):
+    from emollm_plugin.llava_glue.inference import load_runner
+    from emollm_plugin.mvp import MVPProjector
+
+    llava = tmp_path / "llava15"
+    run_ok(train_command(tiny_model, colour_data, llava, "--mm_projector_type", "mlp2x_gelu", steps=2))
+    out = tmp_path / "emollm"
+    command = train_command(tiny_model, colour_data, out, "--mm_projector_type", "mvp", steps=2)
+    command[command.index("--model_name_or_path") + 1] = str(llava)
+    run_ok(command)
+    runner = load_runner(str(out))  # every MVP weight is in the checkpoint (verified on load)
+    assert isinstance(runner.model.get_model().mm_projector, MVPProjector)
+    old = load_runner(str(llava)).model.get_model().mm_projector
+    new = runner.model.get_model().mm_projector
+    assert not torch.equal(old[0].weight, new.linear_1.weight), "the warm-started trunk was trained"
+    assert (old[0].weight - new.linear_1.weight).abs().max() < 0.1
+
+
+def test_video_frames_that_fill_the_context_are_refused(tiny_model, colour_data, tmp_path):
+    from emollm_plugin.llava_glue.train import check_flags, parse_flags
+
+    def flags(data):
+        return parse_flags(["--model_name_or_path", str(tiny_model / "llm"), "--vision_tower",
+                            str(tiny_model / "vision"), "--version", "emollm_v1", "--data_path", str(data),
+                            "--output_dir", str(tmp_path), "--num_frames", "8", "--model_max_length", "128"])
+
+    check_flags(*flags(colour_data))  # images only: the frame count does not matter
+    videos = tmp_path / "videos.json"
+    videos.write_text('[{"id": "v", "video": "clip.mp4", "conversations": []}]')
+    with pytest.raises(ValueError, match=r"--num_frames 8 x 16 visual tokens per frame needs --model_max_length >= 160"):
+        check_flags(*flags(videos))
+        check_flags(*flags(videos))

@@ -206,14 +206,13 @@ def test_finetune_refuses_bad_settings_before_launching(placeholders, env, messa
     assert message in result.stderr
 
 
-def test_finetune_refuses_a_llava_checkpoint_with_another_projector(placeholders, tmp_path):
+def test_finetune_accepts_llava_and_emollm_checkpoints(placeholders, tmp_path):
+    # An mlp2x_gelu projector is upgraded to MVP by the train entry (tests/llava_glue/test_mvp_llava.py).
     llava = tmp_path / "llava-v1.5"
     llava.mkdir()
-    (llava / "config.json").write_text(json.dumps({"model_type": "llava_llama", "mm_projector_type": "mlp2x_gelu"}))
-    result = dry_run("finetune.sh", {**placeholders, "MODEL": str(llava)})
-    assert result.returncode == 2 and "has a mlp2x_gelu projector" in result.stderr
-    (llava / "config.json").write_text(json.dumps({"model_type": "llava_llama", "mm_projector_type": "mvp"}))
-    assert dry_run("finetune.sh", {**placeholders, "MODEL": str(llava)}).returncode == 0
+    for projector in ("mlp2x_gelu", "mvp"):
+        (llava / "config.json").write_text(json.dumps({"model_type": "llava_llama", "mm_projector_type": projector}))
+        assert dry_run("finetune.sh", {**placeholders, "MODEL": str(llava), "PROJECTOR": ""}).returncode == 0
 
 
 def test_torchrun_launcher_and_stage1_without_videos(placeholders):
