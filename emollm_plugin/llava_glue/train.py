@@ -183,6 +183,27 @@ def install_into_llava(output_dir: str) -> None:
     )
 
 
+def set_aside_incomplete_checkpoints(output_dir: str) -> list[Path]:
+    """Rename ``checkpoint-N`` folders a killed run left half-written, so the resume uses a whole one.
+
+    The Trainer writes ``trainer_state.json`` last; without it a checkpoint may lack its optimizer
+    or weights, and resuming from it crashes. Every rank runs this; a rename another rank already
+    made is simply not found.
+    """
+    moved = []
+    for folder in sorted(Path(output_dir).glob("checkpoint-*")):
+        if not folder.is_dir() or (folder / "trainer_state.json").exists():
+            continue
+        target = folder.with_name(f"incomplete-{folder.name}")
+        try:
+            folder.rename(target)
+        except FileNotFoundError:
+            continue
+        logger.warning("%s was not fully written (the run was killed while saving): moved to %s", folder, target)
+        moved.append(target)
+    return moved
+
+
 def report_skips(output_dir: str) -> int:
     from emollm_plugin.llava_glue.dataset import SKIP_LOG_NAME, skipped_samples
 
@@ -209,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emollm train: error: {exc}", file=sys.stderr)
         return 2
     install_into_llava(training_args.output_dir)
+    set_aside_incomplete_checkpoints(training_args.output_dir)
 
     from llava.train import train as llava_train
 

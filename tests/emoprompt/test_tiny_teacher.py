@@ -55,7 +55,14 @@ def summary(folder) -> dict:
 
 
 def cached(folder) -> list[dict]:
-    return [json.loads(line) for line in (folder / "rationales.jsonl").read_text().splitlines() if line.strip()]
+    """Entries of the rationale cache; a line a kill cut short is skipped, as the generator does."""
+    entries = []
+    for line in (folder / "rationales.jsonl").read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
 
 
 def test_rationales_through_emollm_serve(trained, server, tmp_path):
@@ -80,24 +87,24 @@ def test_local_teacher_killed_run_resumes_then_feeds_training_and_eval(trained, 
     records = emobench / "records" / "synth.jsonl"
     command = [*EMOLLM, "emoprompt", "generate", "--data", str(records), "--out", str(out), "--teacher", "local",
                "--model-path", str(model), "--num-frames", "2", "--batch-size", "1", "--max-attempts", "1",
-               "--limit", "12", "--no-progress"]
+               "--limit", "48", "--no-progress"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.time() + 300
-    while not (out / "rationales.jsonl").exists() or len(cached(out)) < 2:
+    while not (out / "rationales.jsonl").exists() or len(cached(out)) < 1:
         assert process.poll() is None, "generation ended before it could be killed"
         assert time.time() < deadline
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     done_before = {entry["id"] for entry in cached(out)}
-    assert 2 <= len(done_before) < 12
+    assert 1 <= len(done_before) < 48, "the kill must land mid-run"
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     entries = cached(out)
     ids = [entry["id"] for entry in entries]
-    assert len(set(ids)) == 12 and len(ids) == 12, "no record asked twice, none lost"
+    assert len(set(ids)) == 48 and len(ids) == 48, "no record asked twice, none lost"
     assert f"{len(done_before)} already done" in rerun.stdout
 
     llava = tmp_path / "train.json"

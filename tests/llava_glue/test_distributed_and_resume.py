@@ -55,11 +55,16 @@ def test_killed_run_resumes_with_weights_optimizer_and_data_position(tiny_model,
     process.wait()
     if (out / "checkpoint-8").exists():
         pytest.fail("the run finished before it could be killed; the test needs more steps")
-    checkpoints = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    resumed_from = int(checkpoints[-1].name.split("-")[1])
-    assert (checkpoints[-1] / "optimizer.pt").is_file()
+    # A kill can land while a checkpoint is being written; the entry sets such a folder aside.
+    complete = [p for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    half_written = [p.name for p in out.glob("checkpoint-*") if p not in complete]
+    latest = max(complete, key=lambda p: int(p.name.split("-")[1]))
+    resumed_from = int(latest.name.split("-")[1])
+    assert (latest / "optimizer.pt").is_file()
 
     log = run_ok(command, env={"TRANSFORMERS_VERBOSITY": "info"})
+    for name in half_written:
+        assert (out / f"incomplete-{name}").is_dir()
     assert "Continuing training from checkpoint" in log
     assert f"Continuing training from global step {resumed_from}" in log
     state = json.loads((out / "trainer_state.json").read_text())
@@ -71,3 +76,16 @@ def test_killed_run_resumes_with_weights_optimizer_and_data_position(tiny_model,
         # Same weights, optimizer state and batches as the uninterrupted run: the same losses.
         # (CPU runs are not bit-identical, so a 1% margin; neighbouring steps differ by ~4%.)
         assert actual[step] == pytest.approx(expected[step], rel=1e-2), f"step {step}"
+
+
+def test_half_written_checkpoints_are_set_aside(tmp_path):
+    from emollm_plugin.llava_glue.train import set_aside_incomplete_checkpoints
+
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-4").mkdir()
+    (tmp_path / "checkpoint-4" / "model.safetensors").write_text("half")
+    moved = set_aside_incomplete_checkpoints(str(tmp_path))
+    assert moved == [tmp_path / "incomplete-checkpoint-4"]
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2"]
+    assert set_aside_incomplete_checkpoints(str(tmp_path)) == []
