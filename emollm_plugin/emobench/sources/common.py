@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from emollm_plugin.emobench.records import Record
@@ -71,6 +71,14 @@ def parse_binary(value: object) -> bool | None:
 
 def yes_no(flag: bool) -> str:
     return YES_NO[0] if flag else YES_NO[1]
+
+
+def clip_path(root: Path, clip_dir: Path | None, key: str, looked_for: Sequence[str]) -> str | Skip:
+    """A video clip ``<clip_dir>/<key>.mp4`` relative to ``root``, or the Skip that says why not."""
+    if clip_dir is None:
+        return Skip(key, f"clip folder not found (looked for {' or '.join(looked_for)})")
+    relative = (clip_dir / f"{key}.mp4").relative_to(root).as_posix()
+    return media_skip(root, relative, key) or relative
 
 
 def media_skip(root: Path, relative: str, key: str) -> Skip | None:

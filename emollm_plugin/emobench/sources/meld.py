@@ -25,7 +25,7 @@ from pathlib import Path
 
 from emollm_plugin.emobench.records import Record
 from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, find_first, register_source
-from emollm_plugin.emobench.sources.common import clean_text, emotion_records, media_skip, read_table
+from emollm_plugin.emobench.sources.common import clean_text, clip_path, emotion_records, read_table
 from emollm_plugin.emobench.tasks import LABEL_SETS
 
 #: split -> (metadata file candidates, clip folder candidates); the first of each is documented.
@@ -85,12 +85,8 @@ class MELD(SourceAdapter):
                 if text is None:
                     yield Skip(name, "empty Utterance")
                     continue
-                if clip_dir is None:
-                    yield Skip(name, f"clip folder not found (looked for {' or '.join(clip_candidates)})")
-                    continue
-                relative = (clip_dir / f"{name}.mp4").relative_to(root).as_posix()
-                missing = media_skip(root, relative, name)
-                if missing:
-                    yield missing
+                relative = clip_path(root, clip_dir, name, clip_candidates)
+                if isinstance(relative, Skip):
+                    yield relative
                     continue
                 yield from emotion_records(self.name, split, name, relative, "video", labels, emotion, text)

@@ -25,7 +25,7 @@ from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError
 from emollm_plugin.emobench.sources.common import (
     clean_id,
     clean_text,
-    media_skip,
+    clip_path,
     parse_binary,
     read_json,
     yes_no_record,
@@ -72,13 +72,9 @@ class MUStARD(SourceAdapter):
             if text is None or not isinstance(show, str) or not show.strip():
                 yield Skip(key, "missing 'utterance' or 'show'")
                 continue
-            if clip_dir is None:
-                yield Skip(key, f"clip folder not found (looked for {' or '.join(CLIP_DIRS)})")
-                continue
-            relative = (clip_dir / f"{key}.mp4").relative_to(root).as_posix()
-            missing = media_skip(root, relative, key)
-            if missing:
-                yield missing
+            relative = clip_path(root, clip_dir, key, CLIP_DIRS)
+            if isinstance(relative, Skip):
+                yield relative
                 continue
             split = "test" if show.strip().upper() == TEST_SHOW else "train"
             yield yes_no_record("sarcasm", self.name, split, native_id, relative, "video", flag, text)

@@ -26,7 +26,7 @@ from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError
 from emollm_plugin.emobench.sources.common import (
     clean_id,
     clean_text,
-    media_skip,
+    clip_path,
     parse_binary,
     yes_no_record,
 )
@@ -94,12 +94,8 @@ class URFunny(SourceAdapter):
                 if text is None:
                     yield Skip(key, "no punchline_sentence in language_sdk.pkl")
                     continue
-                if clip_dir is None:
-                    yield Skip(key, f"clip folder not found (looked for {' or '.join(CLIP_DIRS)})")
-                    continue
-                relative = (clip_dir / f"{key}.mp4").relative_to(root).as_posix()
-                missing = media_skip(root, relative, key)
-                if missing:
-                    yield missing
+                relative = clip_path(root, clip_dir, key, CLIP_DIRS)
+                if isinstance(relative, Skip):
+                    yield relative
                     continue
                 yield yes_no_record("humor", self.name, split, clean_id(key), relative, "video", flag, text)
