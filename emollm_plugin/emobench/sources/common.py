@@ -170,7 +170,7 @@ def option_record(
     answer: str,
     text: str | None = None,
 ) -> Record:
-    """One question whose options are listed (intent)."""
+    """One question whose options are listed (intent); no options for the yes/no tasks."""
     return Record(
         id=record_id(source, split, native_id),
         task=task,
@@ -196,18 +196,7 @@ def yes_no_record(
     text: str | None = None,
 ) -> Record:
     """One yes/no question (hate, humor, sarcasm); the answer set is implied by the task."""
-    return Record(
-        id=record_id(source, split, native_id),
-        task=task,
-        modality=modality,
-        media=media,
-        question=build_question(task, modality, (), text),
-        answer=yes_no(flag),
-        source=source,
-        split=split,
-        options=[],
-        text=text,
-    )
+    return option_record(task, source, split, native_id, media, modality, (), yes_no(flag), text)
 
 
 def read_json(path: Path) -> object:
