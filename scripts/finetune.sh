@@ -88,7 +88,9 @@ WORKERS=${WORKERS:-4}
 MASTER_PORT=${MASTER_PORT:-29500}
 DRY_RUN=${DRY_RUN:-0}
 
-die() { echo "finetune.sh: $*" >&2; exit 2; }
+SCRIPT=finetune.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 [ -f "$DATA" ] || die "DATA=$DATA: no such file (build EmoBench with 'emollm data build', or set DATA)"
 [ -d "$IMAGE_FOLDER" ] || die "IMAGE_FOLDER=$IMAGE_FOLDER: no such folder (the root of the media paths in DATA)"
@@ -96,10 +98,7 @@ die() { echo "finetune.sh: $*" >&2; exit 2; }
 if [ -n "$PROJECTOR" ] && [ ! -f "$PROJECTOR" ]; then
   die "PROJECTOR=$PROJECTOR: no such file; run scripts/pretrain_mvp.sh first, or set PROJECTOR= (empty) when MODEL is an EmoLLM checkpoint"
 fi
-per_step=$((NUM_GPUS * PER_DEVICE_BATCH))
-((GLOBAL_BATCH % per_step == 0)) ||
-  die "GLOBAL_BATCH=$GLOBAL_BATCH is not a multiple of NUM_GPUS x PER_DEVICE_BATCH = $per_step"
-GRAD_ACC=$((GLOBAL_BATCH / per_step))
+set_grad_accumulation
 # LLaVA cuts every sequence to MAX_LENGTH *after* inserting the visual tokens, so a video longer than
 # that loses its answer and is masked out of the loss without a word: refuse such settings.
 visual=$((NUM_FRAMES * VISION_TOKENS))
@@ -154,21 +153,11 @@ if ((EMOPROMPT_K > 0)); then
   args+=(--emoprompt_k "$EMOPROMPT_K" --emoprompt_exemplars "$EXEMPLARS")
 fi
 
-case "$LAUNCHER" in
-  deepspeed) launch=("$DEEPSPEED" --num_gpus "$NUM_GPUS" --master_port "$MASTER_PORT" --module emollm_plugin.train) ;;
-  torchrun) launch=("$TORCHRUN" --nproc_per_node "$NUM_GPUS" --master_port "$MASTER_PORT" -m emollm_plugin.train) ;;
-  *) die "LAUNCHER=$LAUNCHER: use deepspeed or torchrun" ;;
-esac
-command=("${launch[@]}" "${args[@]}" "$@")
-if [ "$DRY_RUN" = 1 ]; then
-  printf '%q ' "${command[@]}"
-  echo
-  exit 0
-fi
+set_train_command "${args[@]}" "$@"
 # A finished run (trainer_state.json and weights at the top of OUT) is not trained again.
 if [ -f "$OUT/trainer_state.json" ] && compgen -G "$OUT/*.safetensors" >/dev/null; then
   echo "finetune.sh: $OUT already holds a finished run; delete it to train again" >&2
   exit 0
 fi
 echo "finetune.sh: $NUM_GPUS process(es) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
-exec "${command[@]}"
+exec "${COMMAND[@]}"

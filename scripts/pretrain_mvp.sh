@@ -67,7 +67,9 @@ WORKERS=${WORKERS:-4}
 MASTER_PORT=${MASTER_PORT:-29500}
 DRY_RUN=${DRY_RUN:-0}
 
-die() { echo "pretrain_mvp.sh: $*" >&2; exit 2; }
+SCRIPT=pretrain_mvp.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 [ -f "$DATA" ] || die "DATA=$DATA: no such file (LLaVA's blip_laion_cc_sbu_558k.json, or any LLaVA JSON of captions)"
 [ -d "$IMAGE_FOLDER" ] || die "IMAGE_FOLDER=$IMAGE_FOLDER: no such folder (the root of the image paths in DATA)"
@@ -75,10 +77,7 @@ die() { echo "pretrain_mvp.sh: $*" >&2; exit 2; }
 if [ -n "$WARM_START" ] && [ ! -f "$WARM_START" ]; then
   die "WARM_START=$WARM_START: no such file (a LLaVA-1.5 mm_projector.bin)"
 fi
-per_step=$((NUM_GPUS * PER_DEVICE_BATCH))
-((GLOBAL_BATCH % per_step == 0)) ||
-  die "GLOBAL_BATCH=$GLOBAL_BATCH is not a multiple of NUM_GPUS x PER_DEVICE_BATCH = $per_step"
-GRAD_ACC=$((GLOBAL_BATCH / per_step))
+set_grad_accumulation
 
 args=(
   --deepspeed "$DS_CONFIG"
@@ -118,20 +117,10 @@ args=(
 )
 if [ -n "$WARM_START" ]; then args+=(--pretrain_mm_mlp_adapter "$WARM_START"); fi
 
-case "$LAUNCHER" in
-  deepspeed) launch=("$DEEPSPEED" --num_gpus "$NUM_GPUS" --master_port "$MASTER_PORT" --module emollm_plugin.train) ;;
-  torchrun) launch=("$TORCHRUN" --nproc_per_node "$NUM_GPUS" --master_port "$MASTER_PORT" -m emollm_plugin.train) ;;
-  *) die "LAUNCHER=$LAUNCHER: use deepspeed or torchrun" ;;
-esac
-command=("${launch[@]}" "${args[@]}" "$@")
-if [ "$DRY_RUN" = 1 ]; then
-  printf '%q ' "${command[@]}"
-  echo
-  exit 0
-fi
+set_train_command "${args[@]}" "$@"
 if [ -f "$OUT/mm_projector.bin" ]; then
   echo "pretrain_mvp.sh: $OUT/mm_projector.bin exists; delete $OUT to pretrain again" >&2
   exit 0
 fi
 echo "pretrain_mvp.sh: $NUM_GPUS process(es) x batch $PER_DEVICE_BATCH x accumulation $GRAD_ACC = $GLOBAL_BATCH per step -> $OUT" >&2
-exec "${command[@]}"
+exec "${COMMAND[@]}"
