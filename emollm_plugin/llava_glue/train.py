@@ -38,7 +38,9 @@ BROKEN_UPSTREAM = {
     "mpt": "llava-torch 1.2.2.post1's LlavaMptForCausalLM.forward calls prepare_inputs_labels_for_multimodal "
     "with its pre-1.2 argument list (5 values unpacked from 6) and has no multimodal generate(); LLaVA's "
     "train() also indexes MptConfig.attn_config as a dict (transformers' native MPT config is an object) "
-    "and loads MPT's GPT-NeoX tokenizer with use_fast=False, which has no slow class. "
+    "and loads MPT's GPT-NeoX tokenizer with use_fast=False, which has no slow class; and its preprocess_mpt "
+    "leaves the final <|im_end|> out of its token count, so every MPT sample is fully masked "
+    "('tokenization mismatch: N vs. N+1'). "
     "MPT bases need that class fixed upstream first",
 }
 
