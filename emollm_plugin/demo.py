@@ -19,7 +19,9 @@ from emollm_plugin.pipeline import PipelineConfig, run_pipeline
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="emollm_demo", help="run folder (default ./emollm_demo); reused on rerun")
-    parser.add_argument("--k", type=int, default=1, help="EmoPrompt exemplars per question (default 1; 0 = off)")
+    parser.add_argument("--k", type=int, default=0, help="EmoPrompt exemplars per question, at training and evaluation "
+                        "(default 0: the tiny teacher accepts few rationales, and noisy exemplars can "
+                        "mislead a 2-layer model; try --k 1)")
     parser.add_argument("--objective-steps", type=int, default=20, help="stage 1 (objective) steps (default 20)")
     parser.add_argument("--emotional-steps", type=int, default=120, help="stage 2 (EmoBench) steps (default 120)")
     parser.add_argument("--teacher-limit", type=int, default=48,
