@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default 0: the tiny teacher accepts few rationales, and noisy exemplars can "
                         "mislead a 2-layer model; try --k 1)")
     parser.add_argument("--objective-steps", type=int, default=20, help="stage 1 (objective) steps (default 20)")
-    parser.add_argument("--emotional-steps", type=int, default=120, help="stage 2 (EmoBench) steps (default 120)")
+    parser.add_argument("--emotional-steps", type=int, default=200, help="stage 2 (EmoBench) steps (default 200)")
     parser.add_argument("--teacher-limit", type=int, default=48,
                         help="training records sent to the EmoPrompt teacher (default 48)")
     parser.add_argument("--tau", type=float, default=0.5, help="MVP --mvp_tau (default 0.5)")

@@ -61,7 +61,7 @@ class PipelineConfig:
     # Training.
     order: str = "sequential"
     objective_steps: int = 20
-    emotional_steps: int = 120
+    emotional_steps: int = 200
     batch_size: int = 16
     learning_rate: float = 3e-3
     num_frames: int = 2
@@ -237,8 +237,11 @@ class Pipeline:
             records, _ = load_records_for_run(_all_records(emobench))
             records = _spread(records, c.teacher_limit)
             teacher = LocalTeacher(str(teacher_model), device=c.device, num_frames=c.num_frames)
+            # Strict: a reply must end in the "Answer: X" line the prompt asks for. A bare label that
+            # happens to be right is not a rationale, and training on it only adds noise.
             summary = generate_rationales(records, teacher, folder, emobench, num_frames=c.num_frames,
-                                          teacher_name=str(teacher_model), progress=True)
+                                          teacher_name=str(teacher_model), require_answer_line=True,
+                                          progress=False)
             self.log(format_summary(summary))
 
         return self.stage("rationales", (str(teacher_model), c.teacher_limit, c.num_frames), build)
