@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -134,29 +135,14 @@ def emotion_records(
     Both carry the label set in ``options``: emo_c shows it in the question, emo_o keeps it hidden
     for scoring. The emo_o id gets an ``-emo_o`` suffix so both ids stay unique.
     """
-    common = {
-        "modality": modality,
-        "media": media,
-        "answer": answer,
-        "source": source,
-        "split": split,
-        "options": list(labels),
-        "text": text,
-    }
-    return [
-        Record(
-            id=record_id(source, split, native_id),
-            task="emo_c",
-            question=build_question("emo_c", modality, labels, text),
-            **common,
-        ),
-        Record(
-            id=record_id(source, split, native_id, "emo_o"),
-            task="emo_o",
-            question=build_question("emo_o", modality, (), text),
-            **common,
-        ),
-    ]
+    close_set = option_record("emo_c", source, split, native_id, media, modality, labels, answer, text)
+    open_set = dataclasses.replace(
+        close_set,
+        id=record_id(source, split, native_id, "emo_o"),
+        task="emo_o",
+        question=build_question("emo_o", modality, (), text),
+    )
+    return [close_set, open_set]
 
 
 def option_record(
