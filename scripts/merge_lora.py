@@ -53,18 +53,10 @@ def option_drift(source: dict, merged: dict) -> list[str]:
 
 def saved_projector(folder: Path) -> dict[str, torch.Tensor]:
     """The projector tensors of a saved checkpoint, read without loading the rest of the weights."""
-    from safetensors import safe_open
+    from emollm_plugin.llava_glue.inference import PROJECTOR_PREFIX, checkpoint_projector_tensors
 
-    from emollm_plugin.llava_glue.inference import PROJECTOR_PREFIX
-
-    tensors = {}
-    for file in sorted(folder.glob("*.safetensors")):
-        with safe_open(str(file), framework="pt") as handle:
-            names = handle.keys()  # a safetensors handle, not a dict: it has no __iter__
-            for key in names:
-                if key.startswith(PROJECTOR_PREFIX):
-                    tensors[key.removeprefix(PROJECTOR_PREFIX)] = handle.get_tensor(key)
-    return tensors
+    stored = checkpoint_projector_tensors(folder, "full")
+    return {key.removeprefix(PROJECTOR_PREFIX): value for key, value in stored.items()}
 
 
 def check_lora_folder(lora: Path, out: Path, overwrite: bool) -> None:

@@ -63,11 +63,15 @@ def llava_model_name(kind: CheckpointKind) -> str:
     return name
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+def _projector_tensors_in(path: Path) -> dict[str, torch.Tensor]:
+    """The projector tensors of one weights file; safetensors are read selectively, not whole."""
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors import safe_open
 
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            names = handle.keys()  # noqa: SIM118 (a safetensors handle has no __iter__)
+            wanted = [n for n in names if n.removeprefix("base_model.model.").startswith(PROJECTOR_PREFIX)]
+            return {name: handle.get_tensor(name) for name in wanted}
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -81,7 +85,7 @@ def checkpoint_projector_tensors(model_path: Path, kind: str) -> dict[str, torch
         files = sorted(model_path.glob("*.safetensors")) or sorted(model_path.glob("pytorch_model*.bin"))
     found = {}
     for file in files:
-        for key, value in _load_tensors(file).items():
+        for key, value in _projector_tensors_in(file).items():
             key = key.removeprefix("base_model.model.")
             if key.startswith(PROJECTOR_PREFIX):
                 found[key] = value
