@@ -12,7 +12,8 @@ _registered = False
 
 
 def register() -> None:
-    """Make LLaVA know EmoLLM: runtime patches, the ``mvp`` projector type, the EmoPrompt templates.
+    """Make LLaVA know EmoLLM: runtime patches, the ``mvp`` projector type, the EmoPrompt templates,
+    and base-model classes and tokenizers chosen from each base's config (``llava_glue.bases``).
 
     Idempotent and cheap after the first call, so every process (each DeepSpeed rank, the
     evaluator, a LoRA merge) can call it without coordination.

@@ -199,29 +199,6 @@ def build_tiny_llava_hf(
     return out
 
 
-def train_byte_bpe(vocab_size: int = 800, special_tokens: tuple[str, ...] = QWEN2_VL_SPECIAL_TOKENS):
-    """A byte-level BPE (``tokenizers.Tokenizer``) trained on the project's prompt and label text.
-
-    Byte-level: any text encodes and decodes losslessly, so no label is ever unknown. The
-    special tokens come right after the learned vocabulary, as in Qwen2's tokenizer.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    from emollm_plugin.tiny import tokenizer_corpus
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(tokenizer_corpus() * 4, trainer=trainer)
-    tokenizer.add_special_tokens(list(special_tokens))
-    return tokenizer
-
-
 def build_tiny_qwen2_vl(
     out_dir: str | Path,
     hidden: int = 64,
@@ -260,8 +237,10 @@ def build_tiny_qwen2_vl(
         raise ValueError(f"hidden ({hidden}) must split into {heads} heads of an even size")
     out.mkdir(parents=True, exist_ok=True)
 
+    from emollm_plugin.tiny import train_byte_bpe
+
     tokenizer = transformers.Qwen2TokenizerFast(
-        tokenizer_object=train_byte_bpe(),
+        tokenizer_object=train_byte_bpe(QWEN2_VL_SPECIAL_TOKENS),
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",

@@ -1,7 +1,8 @@
 """``emollm tiny-model``: a tiny LLaVA base built offline in seconds, for tests and the demo.
 
-``OUT/llm`` holds a tiny Llama (or Mistral / MPT) with a slow ``LlamaTokenizer`` whose
-sentencepiece model is trained on the spot; ``OUT/vision`` holds a tiny CLIP vision tower and
+``OUT/llm`` holds a tiny Llama or Mistral with a slow ``LlamaTokenizer`` whose sentencepiece
+model is trained on the spot, or a tiny MPT with a byte-level BPE ``GPTNeoXTokenizerFast`` (the
+fast-only tokenizer class real MPT models ship) trained the same way; ``OUT/vision`` holds a tiny CLIP vision tower and
 its ``CLIPImageProcessor``. LLaVA's ``train()`` takes them as ``--model_name_or_path OUT/llm
 --vision_tower OUT/vision``; real users pass real model names instead.
 
@@ -60,13 +61,11 @@ spm.SentencePieceTrainer.train(
 """
 
 
-def train_tokenizer(out_dir: Path, vocab_size: int = 800, add_bos_token: bool = True) -> None:
+def train_tokenizer(out_dir: Path, vocab_size: int = 800) -> None:
     """Train a byte-fallback sentencepiece model and save it as a slow ``LlamaTokenizer``.
 
     The trainer runs in a fresh interpreter: sentencepiece's trainer segfaults in a process
     that imported decord first, which any pipeline that reads videos has done.
-    MPT bases get no BOS token, like the GPT-NeoX tokenizer real MPT models use: LLaVA's MPT
-    masking counts tokens on that assumption.
     """
     import subprocess
     import sys
@@ -83,15 +82,56 @@ def train_tokenizer(out_dir: Path, vocab_size: int = 800, add_bos_token: bool = 
             check=True,
         )
         (out_dir / "tokenizer.model").write_bytes((Path(scratch) / "spm.model").read_bytes())
-    tokenizer = LlamaTokenizer(str(out_dir / "tokenizer.model"), legacy=True, add_bos_token=add_bos_token)
+    tokenizer = LlamaTokenizer(str(out_dir / "tokenizer.model"), legacy=True)
     tokenizer.save_pretrained(out_dir)
 
 
-def llm_config(llm_type: str, vocab_size: int, hidden: int, layers: int):
+def train_byte_bpe(special_tokens: tuple[str, ...], vocab_size: int = 800):
+    """A byte-level BPE (``tokenizers.Tokenizer``) trained on the project's prompt and label text.
+
+    Byte-level: any text encodes and decodes losslessly, so no label is ever unknown. The
+    special tokens come right after the learned vocabulary and are never split or merged.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tokenizer.train_from_iterator(tokenizer_corpus() * 4, trainer=trainer)
+    tokenizer.add_special_tokens(list(special_tokens))
+    return tokenizer
+
+
+#: GPT-NeoX's end-of-text token (BOS, EOS and UNK of MPT) and the ChatML markers of MPT-Chat.
+MPT_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+
+def train_neox_tokenizer(out_dir: Path, vocab_size: int = 800) -> None:
+    """Train a byte-level BPE and save it as a ``GPTNeoXTokenizerFast``, as MPT models ship theirs.
+
+    Like the real one it adds no BOS token and has no slow (Python) class, which is exactly what
+    LLaVA's ``use_fast=False`` loading trips over.
+    """
+    from transformers import GPTNeoXTokenizerFast
+
+    end = MPT_SPECIAL_TOKENS[0]
+    tokenizer = GPTNeoXTokenizerFast(
+        tokenizer_object=train_byte_bpe(MPT_SPECIAL_TOKENS, vocab_size),
+        bos_token=end, eos_token=end, unk_token=end, add_bos_token=False, add_eos_token=False,
+    )
+    tokenizer.save_pretrained(out_dir)
+
+
+def llm_config(
+    llm_type: str, vocab_size: int, hidden: int, layers: int, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0
+):
     """A tiny config of one supported LLM family."""
     import transformers
 
-    common = dict(vocab_size=vocab_size, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    common = dict(vocab_size=vocab_size, bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id)
     if llm_type == "llama":
         return transformers.LlamaConfig(
             hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
@@ -116,10 +156,16 @@ def build_llm(out_dir: Path, llm_type: str = "llama", hidden: int = 64, layers: 
     import torch
     import transformers
 
-    train_tokenizer(out_dir, add_bos_token=llm_type != "mpt")
-    tokenizer = transformers.LlamaTokenizer.from_pretrained(out_dir, legacy=True)
+    if llm_type == "mpt":
+        train_neox_tokenizer(out_dir)
+    else:
+        train_tokenizer(out_dir)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out_dir)
     torch.manual_seed(seed)
-    config = llm_config(llm_type, len(tokenizer), hidden, layers)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.unk_token_id
+    config = llm_config(
+        llm_type, len(tokenizer), hidden, layers, tokenizer.bos_token_id, tokenizer.eos_token_id, pad_id
+    )
     model = transformers.AutoModelForCausalLM.from_config(config)
     model.save_pretrained(out_dir, safe_serialization=True)
     return out_dir

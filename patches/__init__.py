@@ -12,7 +12,10 @@ import importlib
 #: Applied in this order.
 PATCHES: tuple[str, ...] = (
     "llava_model_import_hidden",
+    "llava_mpt_multimodal_forward",  # before the next one, which then finds MPT's forward accepts **kwargs
     "llava_forward_new_generate_kwargs",
+    "llava_preprocess_mpt_count",
+    "llava_train_mpt_attn_config",
     "trainer_save_checkpoint_metrics",
     "deepspeed_save_cuda_synchronize",
 )

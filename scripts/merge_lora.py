@@ -53,10 +53,9 @@ def option_drift(source: dict, merged: dict) -> list[str]:
 
 def saved_projector(folder: Path) -> dict[str, torch.Tensor]:
     """The projector tensors of a saved checkpoint, read without loading the rest of the weights."""
-    from emollm_plugin.llava_glue.inference import PROJECTOR_PREFIX, checkpoint_projector_tensors
+    from emollm_plugin.llava_glue.inference import checkpoint_projector_tensors
 
-    stored = checkpoint_projector_tensors(folder, "full")
-    return {key.removeprefix(PROJECTOR_PREFIX): value for key, value in stored.items()}
+    return checkpoint_projector_tensors(folder, "full")
 
 
 def check_lora_folder(lora: Path, out: Path, overwrite: bool) -> None:

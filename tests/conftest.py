@@ -40,6 +40,14 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
 
+@pytest.fixture(scope="session")
+def tiny_mpt(tmp_path_factory) -> Path:
+    """A tiny MPT base with a GPT-NeoX fast tokenizer, in a folder whose path does not say "mpt"."""
+    from emollm_plugin.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_neox"), llm_type="mpt")
+
+
 def write_colour_dataset(folder: Path, count: int, seed: int = 0) -> Path:
     """``count`` 32x32 noisy single-colour images and a LLaVA training JSON asking for the emotion."""
     import random

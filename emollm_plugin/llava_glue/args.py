@@ -40,7 +40,7 @@ class EmoModelArguments(llava_train.ModelArguments):
     )
     attn_implementation: str | None = field(
         default=None,
-        metadata={"help": "LLM attention: flash_attention_2, sdpa or eager (default: flash-attn if usable, else sdpa)."},
+        metadata={"help": "LLM attention: flash_attention_2, sdpa or eager (default: flash-attn if usable, else sdpa; eager for bases without sdpa, e.g. MPT)."},
     )
 
 

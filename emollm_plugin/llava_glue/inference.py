@@ -5,8 +5,10 @@ and the local EmoPrompt teacher all use :class:`EmoLLMRunner`.
 
 LLaVA's ``load_pretrained_model`` chooses its code path from substrings of a *model name*
 ("llava", "lora", "mpt", "mistral") and loads projector and LoRA extras with ``strict=False``.
-Here the name is derived from what the folder holds, and every projector weight is checked
-after loading, so a mismatched checkpoint fails loudly instead of running with random weights.
+Here the name is derived from what the folder holds (the base family is left out: once
+``register()`` ran, ``llava_glue.bases`` picks the class and tokenizer from the config), and every
+projector weight is checked after loading, so a mismatched checkpoint fails loudly instead of
+running with random weights.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from PIL import Image
 import emollm_plugin
 
 IGNORE_INDEX = -100
-PROJECTOR_PREFIX = "model.mm_projector."
+PROJECTOR_MODULE = "mm_projector."
+#: Attribute of the LLaVA base module in each llava-torch class (``model`` for Llama/Mistral, ``transformer`` for MPT).
+BASE_MODULES = ("model.", "transformer.")
 
 
 class CheckpointError(RuntimeError):
@@ -53,14 +57,23 @@ def inspect_checkpoint(model_path: str | Path) -> CheckpointKind:
 
 
 def llava_model_name(kind: CheckpointKind) -> str:
-    """The model name that steers ``load_pretrained_model`` down the right branch."""
-    name = "llava"
-    if kind.kind == "lora":
-        name += "-lora"
-    for family in ("mpt", "mistral"):
-        if family in kind.model_type:
-            name += f"-{family}"
-    return name
+    """The model name that steers ``load_pretrained_model`` down the right branch.
+
+    No "mpt" or "mistral": those branches hard-code a class and a tokenizer choice (and the MPT
+    projector branch copies a remote-code file native MPT bases lack); the generic branch, with
+    ``llava_glue.bases`` installed, picks both from the checkpoint's config for every family.
+    """
+    return "llava-lora" if kind.kind == "lora" else "llava"
+
+
+def projector_key(name: str) -> str | None:
+    """The projector-local name of a checkpoint key (``0.weight``), or None for other weights.
+
+    The projector sits under the LLaVA base module, whose attribute is ``model`` for Llama and
+    Mistral and ``transformer`` for MPT; LoRA checkpoints add ``base_model.model.`` in front.
+    """
+    owner, found, local = name.removeprefix("base_model.model.").partition(PROJECTOR_MODULE)
+    return local if found and owner in BASE_MODULES else None
 
 
 def _projector_tensors_in(path: Path) -> dict[str, torch.Tensor]:
@@ -70,13 +83,12 @@ def _projector_tensors_in(path: Path) -> dict[str, torch.Tensor]:
 
         with safe_open(str(path), framework="pt") as handle:
             names = handle.keys()  # noqa: SIM118 (a safetensors handle has no __iter__)
-            wanted = [n for n in names if n.removeprefix("base_model.model.").startswith(PROJECTOR_PREFIX)]
-            return {name: handle.get_tensor(name) for name in wanted}
+            return {name: handle.get_tensor(name) for name in names if projector_key(name) is not None}
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def checkpoint_projector_tensors(model_path: Path, kind: str) -> dict[str, torch.Tensor]:
-    """Projector tensors as stored in the checkpoint, keyed ``model.mm_projector.<name>``."""
+    """Projector tensors as stored in the checkpoint, keyed by their name inside the projector."""
     if kind == "projector":
         files = [model_path / "mm_projector.bin"]
     elif kind == "lora":
@@ -86,24 +98,37 @@ def checkpoint_projector_tensors(model_path: Path, kind: str) -> dict[str, torch
     found = {}
     for file in files:
         for key, value in _projector_tensors_in(file).items():
-            key = key.removeprefix("base_model.model.")
-            if key.startswith(PROJECTOR_PREFIX):
-                found[key] = value
+            local = projector_key(key)
+            if local is not None:
+                found[local] = value
     return found
+
+
+def load_projector(model, model_path: str | Path, kind: str) -> None:
+    """Copy the checkpoint's projector tensors into ``model`` (LoRA and projector-only checkpoints).
+
+    LLaVA's loader applies them with ``strict=False`` after rewriting their keys for a ``model.``
+    base module, so an MPT model (``transformer.``) silently keeps its random projector.
+    """
+    projector = model.get_model().mm_projector
+    own = projector.state_dict()
+    stored = checkpoint_projector_tensors(Path(model_path), kind)
+    projector.load_state_dict({k: v.to(own[k].dtype) for k, v in stored.items() if k in own}, strict=False)
 
 
 def verify_projector(model, model_path: str | Path, kind: str) -> None:
     """Fail unless every projector weight of ``model`` equals the checkpoint's tensor."""
     stored = checkpoint_projector_tensors(Path(model_path), kind)
     projector = model.get_model().mm_projector.state_dict()
-    missing = [PROJECTOR_PREFIX + name for name in projector if PROJECTOR_PREFIX + name not in stored]
+    missing = [name for name in projector if name not in stored]
     if missing:
         raise CheckpointError(
             f"{model_path}: the checkpoint lacks {len(missing)} projector weight(s) the model needs "
-            f"(e.g. {', '.join(missing[:3])}); it was saved with a different --mm_projector_type or MVP options"
+            f"(e.g. {', '.join(PROJECTOR_MODULE + name for name in missing[:3])}); it was saved with a "
+            "different --mm_projector_type or MVP options"
         )
     for name, value in projector.items():
-        expected = stored[PROJECTOR_PREFIX + name].to(value.dtype)
+        expected = stored[name].to(value.dtype)
         if not torch.allclose(value.cpu(), expected, atol=1e-3, rtol=1e-3):
             raise CheckpointError(f"{model_path}: projector weight {name} was not loaded into the model")
 
@@ -114,6 +139,25 @@ def _default_conv_mode(config) -> str:
     return getattr(config, "emollm_version", None) or DEFAULT_TEMPLATE_FOR_MODEL_TYPE.get(
         config.model_type, "emollm_v1"
     )
+
+
+def stop_token_ids(tokenizer, conv_mode: str) -> list[int]:
+    """EOS plus the template's turn separators that are single special tokens.
+
+    ChatML-style templates (MPT's) end an answer with ``<|im_end|>``, not with EOS; without it
+    as a stop token the model keeps writing past its answer until ``max_new_tokens``.
+    """
+    from llava.conversation import conv_templates
+
+    conv = conv_templates.get(conv_mode)
+    ids = [tokenizer.eos_token_id]
+    special = set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab())
+    for separator in (conv.sep, conv.sep2) if conv else ():
+        if separator and separator.strip() in special:
+            token_id = tokenizer.convert_tokens_to_ids(separator.strip())
+            if token_id not in ids:
+                ids.append(token_id)
+    return ids
 
 
 class EmoLLMRunner:
@@ -140,6 +184,8 @@ class EmoLLMRunner:
         self.tokenizer, self.model, self.image_processor, self.context_len = load_pretrained_model(
             self.model_path, model_base, llava_model_name(kind), device=device, device_map=device_map
         )
+        if kind.kind in ("lora", "projector"):
+            load_projector(self.model, model_path, kind.kind)
         torch_dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
         self.model.to(device=device, dtype=torch_dtype).eval()
         verify_projector(self.model, model_path, kind.kind)
@@ -150,6 +196,7 @@ class EmoLLMRunner:
         self.model.config.tokenizer_padding_side = "left"  # batched generation
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.unk_token
+        self.stop_token_ids = stop_token_ids(self.tokenizer, self.conv_mode)
 
     # -- prompts and pixels -------------------------------------------------------------
     def build_prompt(self, text: str, has_media: bool) -> str:
@@ -209,7 +256,7 @@ class EmoLLMRunner:
             images=images,
             max_new_tokens=max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
+            eos_token_id=self.stop_token_ids,
             use_cache=True,
             **sampling,
         )

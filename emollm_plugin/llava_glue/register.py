@@ -104,5 +104,8 @@ def register_templates() -> None:
 
 
 def register_llava() -> None:
+    from emollm_plugin.llava_glue import bases
+
     register_projector()
     register_templates()
+    bases.install()

@@ -5,9 +5,10 @@ the plugin's (``--mvp_*``, ``--emoprompt_k``, ``--video_folder``, ``--num_frames
 under ``deepspeed`` and ``torchrun`` like LLaVA's ``train_mem.py``: each rank imports this
 module, so each rank registers the plugin.
 
-LLaVA's ``train()`` reads its argument dataclasses, its dataset factory and its model class
-from module globals when it runs; this entry points those globals at the plugin's versions and
-checks the flags LLaVA would silently misread (an unknown ``--version`` falls back to
+LLaVA's ``train()`` reads its argument dataclasses and its dataset factory from module globals
+when it runs; this entry points those globals at the plugin's versions (``register()`` has
+already pointed its model class and tokenizer loader at ``llava_glue.bases``) and checks the
+flags LLaVA would silently misread (an unknown ``--version`` falls back to
 ``vicuna_v1``; a relative ``--vision_tower`` is stored verbatim in the checkpoint).
 """
 
@@ -22,72 +23,20 @@ import transformers
 
 import emollm_plugin
 from emollm_plugin.cli import offline_defaults
+from emollm_plugin.llava_glue.bases import llava_class_for
 
 logger = logging.getLogger(__name__)
 
-#: LLM ``model_type`` → name of the llava-torch class that wraps it.
-LLAVA_CLASS_FOR_MODEL_TYPE = {
-    "llama": "LlavaLlamaForCausalLM",
-    "llava_llama": "LlavaLlamaForCausalLM",
-    "mistral": "LlavaMistralForCausalLM",
-    "llava_mistral": "LlavaMistralForCausalLM",
-}
-
-#: Bases llava-torch 1.2.2.post1 names but cannot train, and why.
-BROKEN_UPSTREAM = {
-    "mpt": "llava-torch 1.2.2.post1's LlavaMptForCausalLM.forward calls prepare_inputs_labels_for_multimodal "
-    "with its pre-1.2 argument list (5 values unpacked from 6) and has no multimodal generate(); LLaVA's "
-    "train() also indexes MptConfig.attn_config as a dict (transformers' native MPT config is an object) "
-    "and loads MPT's GPT-NeoX tokenizer with use_fast=False, which has no slow class; and its preprocess_mpt "
-    "leaves the final <|im_end|> out of its token count, so every MPT sample is fully masked "
-    "('tokenization mismatch: N vs. N+1'). "
-    "MPT bases need that class fixed upstream first",
-}
-
-
-class UnsupportedBaseModel(ValueError):
-    pass
-
-
-def llava_class_for(model_name_or_path: str):
-    """The llava-torch class for a base LLM, chosen from its config's ``model_type`` (not its path)."""
-    import llava.model as llava_model
-
-    model_type = transformers.AutoConfig.from_pretrained(model_name_or_path).model_type
-    broken = BROKEN_UPSTREAM.get(model_type.removeprefix("llava_"))
-    if broken:
-        raise UnsupportedBaseModel(f"--model_name_or_path {model_name_or_path}: model_type {model_type!r}: {broken}")
-    try:
-        return getattr(llava_model, LLAVA_CLASS_FOR_MODEL_TYPE[model_type])
-    except KeyError:
-        supported = ", ".join(sorted({k for k in LLAVA_CLASS_FOR_MODEL_TYPE if not k.startswith("llava_")}))
-        raise UnsupportedBaseModel(
-            f"--model_name_or_path {model_name_or_path}: base model_type {model_type!r} is not supported; "
-            f"supported: {supported}"
-        ) from None
-
-
-class LlavaForAnyBase:
-    """Stands in for ``LlavaLlamaForCausalLM`` inside ``llava.train.train``.
-
-    LLaVA's ``train()`` always builds ``LlavaLlamaForCausalLM`` unless the path contains "mpt";
-    this picks the class from the base model's config instead.
-    """
-
-    @staticmethod
-    def from_pretrained(model_name_or_path: str, *args, **kwargs):
-        return llava_class_for(model_name_or_path).from_pretrained(model_name_or_path, *args, **kwargs)
-
-
-def default_attn_implementation() -> str:
-    """flash-attn where it is installed and a GPU is present, else PyTorch's sdpa."""
+def default_attn_implementation(model_name_or_path: str) -> str:
+    """flash-attn where installed, a GPU is present and the base supports it; else sdpa; else eager (MPT)."""
     import importlib.util
 
     import torch
 
-    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+    cls = llava_class_for(model_name_or_path)
+    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") and cls._supports_flash_attn_2:
         return "flash_attention_2"
-    return "sdpa"
+    return "sdpa" if cls._supports_sdpa else "eager"
 
 
 def parse_flags(argv: list[str]):
@@ -173,7 +122,7 @@ def absolutise_flag(argv: list[str], flag: str) -> list[str]:
 
 
 def install_into_llava(output_dir: str) -> None:
-    """Point ``llava.train.train``'s globals at the plugin's arguments, dataset and model class."""
+    """Point ``llava.train.train``'s globals at the plugin's arguments and dataset."""
     from llava.train import train as llava_train
 
     from emollm_plugin.llava_glue.args import EmoDataArguments, EmoModelArguments
@@ -181,7 +130,6 @@ def install_into_llava(output_dir: str) -> None:
 
     llava_train.ModelArguments = EmoModelArguments
     llava_train.DataArguments = EmoDataArguments
-    llava_train.LlavaLlamaForCausalLM = LlavaForAnyBase
     llava_train.make_supervised_data_module = lambda tokenizer, data_args: make_data_module(
         tokenizer, data_args, output_dir=output_dir
     )
@@ -238,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from llava.train import train as llava_train
 
-    attn = model_args.attn_implementation or default_attn_implementation()
+    attn = model_args.attn_implementation or default_attn_implementation(model_args.model_name_or_path)
     saved_argv = sys.argv
     sys.argv = [saved_argv[0], *argv]  # LLaVA's train() parses sys.argv itself
     try:

@@ -27,14 +27,19 @@ def masked_targets(template: str, tokenizer, has_image: bool):
     return out["input_ids"][0], out["labels"][0]
 
 
-# emollm_mpt is checked with the tiny MPT base's byte-level tokenizer in tests/llava_glue/test_bases.py.
-@pytest.mark.parametrize("template", [spec.name for spec in TEMPLATES if spec.base != "mpt"])
+@pytest.mark.parametrize("template", [spec.name for spec in TEMPLATES])
 @pytest.mark.parametrize("has_image", [True, False])
-def test_only_assistant_turns_are_learned(template, has_image, tiny_model, capsys):
-    emollm_plugin.register()
-    from transformers import AutoTokenizer
+def test_only_assistant_turns_are_learned(template, has_image, request, capsys):
+    """Each template with its family's tokenizer, loaded as LLaVA's train() loads it.
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model / "llm", use_fast=False)
+    MPT's (a fast-only GPT-NeoX BPE) goes through ``preprocess_mpt``, whose upstream count
+    masks every sample; the plugin's ``llava_preprocess_mpt_count`` patch replaces it.
+    """
+    emollm_plugin.register()
+    from emollm_plugin.llava_glue.bases import TokenizerForAnyBase
+
+    base = request.getfixturevalue("tiny_mpt" if template == "emollm_mpt" else "tiny_model")
+    tokenizer = TokenizerForAnyBase.from_pretrained(str(base / "llm"), use_fast=False)
     tokenizer.pad_token = tokenizer.unk_token
     _, labels = masked_targets(template, tokenizer, has_image)
     assert "tokenization mismatch" not in capsys.readouterr().out
@@ -55,3 +60,17 @@ def test_unknown_version_is_rejected_by_train_entry(tiny_model, colour_data):
     ])
     with pytest.raises(ValueError, match=r"--version 'emollm_v9'.*emollm_v1"):
         check_flags(*flags)
+
+
+def test_mpt_learns_each_answer_with_its_closing_separator(tiny_mpt, capsys):
+    """Exactly the answer tokens and the ``<|im_end|>`` after each (upstream's count was one short per turn)."""
+    emollm_plugin.register()
+    from emollm_plugin.llava_glue.bases import TokenizerForAnyBase
+
+    tokenizer = TokenizerForAnyBase.from_pretrained(str(tiny_mpt / "llm"), use_fast=False)
+    tokenizer.pad_token = tokenizer.unk_token
+    for has_image in (True, False):
+        _, labels = masked_targets("emollm_mpt", tokenizer, has_image)
+        expected = tokenizer(RATIONALE + "<|im_end|>").input_ids + tokenizer("Answer: joy<|im_end|>").input_ids
+        assert labels[labels != IGNORE_INDEX].tolist() == expected
+    assert "tokenization mismatch" not in capsys.readouterr().out

@@ -32,6 +32,42 @@ def test_llava_forward_accepts_generate_kwargs():
     assert generated.shape[1] == 3  # inputs_embeds path: only new tokens come back
 
 
+def test_llava_mpt_forward_and_generate_use_the_current_llava_signature():
+    emollm_plugin.register()
+    from llava.model import LlavaMptForCausalLM
+    from llava.model.language_model.llava_mpt import LlavaMptConfig
+
+    config = LlavaMptConfig(vocab_size=64, d_model=16, n_heads=2, n_layers=1, max_seq_len=64)
+    model = LlavaMptForCausalLM(config).eval()
+    ids = torch.tensor([[1, 5, 6, 7]])
+    # upstream: "prepare_inputs_labels_for_multimodal() missing 1 required positional argument: 'images'"
+    out = model(input_ids=ids, labels=ids, cache_position=torch.arange(4))
+    assert out.logits.shape == (1, 4, 64) and out.loss is not None
+    generated = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=3, do_sample=False)
+    assert generated.shape == (1, 3)  # from embeddings, like LLaVA's Llama class: only new tokens
+    with pytest.raises(ValueError, match="not inputs_embeds"):
+        model.generate(ids, inputs_embeds=torch.zeros(1, 4, 16))
+
+
+def test_mpt_attention_config_takes_llava_item_assignment():
+    apply_all()
+    from transformers import MptConfig
+
+    config = MptConfig(d_model=8, n_heads=2, n_layers=1)
+    config.attn_config["attn_impl"] = "triton"  # what LLaVA's train() does for paths containing "mpt"
+    assert config.attn_config.attn_impl == "triton" and config.attn_config["attn_impl"] == "triton"
+    with pytest.raises(KeyError):
+        config.attn_config["no_such_option"]
+
+
+def test_llava_preprocess_mpt_is_replaced():
+    apply_all()
+    from emollm_plugin.patches import llava_preprocess_mpt_count
+    from llava.train import train as llava_train
+
+    assert llava_train.preprocess_mpt is llava_preprocess_mpt_count.preprocess_mpt
+
+
 def test_trainer_save_checkpoint_takes_llava_metrics_argument():
     apply_all()
     from transformers import Trainer
