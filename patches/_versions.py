@@ -46,3 +46,17 @@ def mark_patched(owner: object, attribute: str) -> bool:
         return False
     setattr(owner, flag, True)
     return True
+
+
+def replace_once(patch: str, tested: dict[str, str], owner: object, flag: str, **replacements: object) -> bool:
+    """Set each of ``replacements`` on ``owner`` once per process, and only on tested versions.
+
+    ``flag`` names the change for :func:`mark_patched`; returns False when it was already made.
+    """
+    if getattr(owner, f"__emollm_patched_{flag}", False):
+        return False
+    check_versions(patch, tested)
+    mark_patched(owner, flag)
+    for name, value in replacements.items():
+        setattr(owner, name, value)
+    return True

@@ -14,7 +14,7 @@ there are no position ids to carry.
 
 from __future__ import annotations
 
-from ._versions import check_versions, mark_patched
+from ._versions import replace_once
 
 TESTED = {"llava-torch": "==1.2.2.post1", "transformers": ">=4.38,<4.52"}
 
@@ -84,10 +84,7 @@ def multimodal_generate(self, inputs=None, images=None, image_sizes=None, **kwar
 def apply() -> bool:
     from llava.model.language_model.llava_mpt import LlavaMptForCausalLM
 
-    if getattr(LlavaMptForCausalLM, "__emollm_patched_multimodal_forward", False):
-        return False
-    check_versions(__name__, TESTED)
-    mark_patched(LlavaMptForCausalLM, "multimodal_forward")
-    LlavaMptForCausalLM.forward = multimodal_forward
-    LlavaMptForCausalLM.generate = multimodal_generate
-    return True
+    return replace_once(
+        __name__, TESTED, LlavaMptForCausalLM, "multimodal_forward",
+        forward=multimodal_forward, generate=multimodal_generate,
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from ._versions import check_versions, mark_patched
+from ._versions import replace_once
 
 TESTED = {"llava-torch": "==1.2.2.post1"}
 IGNORE_INDEX = -100
@@ -83,9 +83,4 @@ def preprocess_mpt(sources, tokenizer, has_image: bool = False) -> dict:
 def apply() -> bool:
     from llava.train import train as llava_train
 
-    if getattr(llava_train, "__emollm_patched_preprocess_mpt", False):
-        return False
-    check_versions(__name__, TESTED)
-    mark_patched(llava_train, "preprocess_mpt")
-    llava_train.preprocess_mpt = preprocess_mpt
-    return True
+    return replace_once(__name__, TESTED, llava_train, "preprocess_mpt", preprocess_mpt=preprocess_mpt)

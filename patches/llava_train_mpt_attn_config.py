@@ -11,7 +11,7 @@ access to its attributes. transformers' MPT has a single attention implementatio
 
 from __future__ import annotations
 
-from ._versions import check_versions, mark_patched
+from ._versions import replace_once
 
 TESTED = {"llava-torch": "==1.2.2.post1", "transformers": ">=4.38,<4.52"}
 
@@ -30,10 +30,8 @@ def _set_item(self, key: str, value) -> None:
 def apply() -> bool:
     from transformers.models.mpt.configuration_mpt import MptAttentionConfig
 
-    if hasattr(MptAttentionConfig, "__setitem__"):
-        return False  # already a mapping
-    check_versions(__name__, TESTED)
-    mark_patched(MptAttentionConfig, "item_access")
-    MptAttentionConfig.__getitem__ = _get_item
-    MptAttentionConfig.__setitem__ = _set_item
-    return True
+    if getattr(MptAttentionConfig, "__setitem__", _set_item) is not _set_item:
+        return False  # a mapping upstream already
+    return replace_once(
+        __name__, TESTED, MptAttentionConfig, "item_access", __getitem__=_get_item, __setitem__=_set_item
+    )

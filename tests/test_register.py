@@ -1,4 +1,4 @@
-"""emollm_plugin.register(): idempotent, and LLaVA knows MVP and the EmoPrompt templates afterwards."""
+"""emollm_plugin.register(): idempotent; afterwards LLaVA knows MVP, the EmoPrompt templates and config-driven bases."""
 
 from __future__ import annotations
 
@@ -48,3 +48,18 @@ def test_mvp_builds_through_llava_builder_names():
         assert projector.mvp_config.tau == 0.3
     plain = builder.build_vision_projector(PretrainedConfig(mm_projector_type="mlp2x_gelu", mm_hidden_size=16, hidden_size=24))
     assert not isinstance(plain, MVPProjector)
+
+
+def test_llava_training_and_loading_pick_classes_and_tokenizers_by_config():
+    emollm_plugin.register()
+    from llava.model import builder
+    from llava.train import train as llava_train
+
+    from emollm_plugin.llava_glue.bases import LlavaForAnyBase, TokenizerForAnyBase
+
+    for name in ("LlavaLlamaForCausalLM", "LlavaMptForCausalLM"):
+        assert getattr(llava_train, name) is LlavaForAnyBase and getattr(builder, name) is LlavaForAnyBase
+    assert builder.LlavaMistralForCausalLM is LlavaForAnyBase
+    assert builder.AutoTokenizer is TokenizerForAnyBase
+    assert llava_train.transformers.AutoTokenizer is TokenizerForAnyBase
+    assert llava_train.transformers.HfArgumentParser is __import__("transformers").HfArgumentParser

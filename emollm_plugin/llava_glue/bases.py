@@ -83,11 +83,18 @@ class TokenizerForAnyBase:
 
     @staticmethod
     def from_pretrained(model_name_or_path: str, *args, **kwargs):
-        if kwargs.get("use_fast") is False:
-            model_type = model_type_of(model_name_or_path)
-            if model_type.removeprefix("llava_") in FOUNDATIONS and foundation_for(model_type).fast_tokenizer_only:
-                kwargs["use_fast"] = True
+        if kwargs.get("use_fast") is False and _fast_tokenizer_only(model_name_or_path):
+            kwargs["use_fast"] = True
         return transformers.AutoTokenizer.from_pretrained(model_name_or_path, *args, **kwargs)
+
+
+def _fast_tokenizer_only(model_name_or_path: str) -> bool:
+    try:
+        model_type = model_type_of(model_name_or_path)
+    except (OSError, ValueError):  # a tokenizer-only folder: keep what LLaVA asked for
+        return False
+    foundation = FOUNDATIONS.get(model_type.removeprefix("llava_"))
+    return bool(foundation and foundation.fast_tokenizer_only)
 
 
 class _TransformersForLlava(types.ModuleType):
