@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from emollm_plugin.pipeline import PipelineConfig, run_pipeline
+from emollm_plugin.tiny import LLM_TYPES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emotional-steps", type=int, default=200, help="stage 2 (EmoBench) steps (default 200)")
     parser.add_argument("--teacher-limit", type=int, default=48,
                         help="training records sent to the EmoPrompt teacher (default 48)")
+    parser.add_argument("--llm-type", default="llama", choices=LLM_TYPES,
+                        help="family of the tiny base LLM, trained with its EmoPrompt template (default llama)")
     parser.add_argument("--tau", type=float, default=0.5, help="MVP --mvp_tau (default 0.5)")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluate only N samples per task")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     config = PipelineConfig(
         out=args.out, k=args.k, objective_steps=args.objective_steps, emotional_steps=args.emotional_steps,
-        teacher_limit=args.teacher_limit, mvp_tau=args.tau, eval_limit=args.eval_limit, device=args.device,
+        teacher_limit=args.teacher_limit, mvp_tau=args.tau, tiny_llm_type=args.llm_type, eval_limit=args.eval_limit, device=args.device,
     )
     run_dir = run_pipeline(config)
     written = write_report(run_dir, Path(args.out) / "report")

@@ -39,10 +39,13 @@ class PipelineConfig:
     synth_per_task: int = 64
     synth_test_per_task: int = 20
     synth_frames: int = 4
-    # Base model: a LLaVA-trainable LLM + CLIP tower, or None for the tiny offline model.
+    # Base model: a LLaVA-trainable LLM + CLIP tower, or None for the tiny offline model of
+    # family tiny_llm_type (llama, mistral or mpt). version: the conversation template that fits
+    # the base; None = that family's EmoPrompt template.
     model_name_or_path: str | None = None
     vision_tower: str | None = None
-    version: str = "emollm_v1"
+    tiny_llm_type: str = "llama"
+    version: str | None = None
     # Stage 1 data: LLaVA-format objective instructions, or None for the synthetic set.
     objective_data: str | None = None
     objective_image_folder: str | None = None
@@ -74,6 +77,14 @@ class PipelineConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        from emollm_plugin.emoprompt.template import DEFAULT_TEMPLATE_FOR_MODEL_TYPE
+        from emollm_plugin.tiny import LLM_TYPES
+
+        if self.tiny_llm_type not in LLM_TYPES:
+            raise ValueError(f"tiny_llm_type must be one of {', '.join(LLM_TYPES)}, got {self.tiny_llm_type!r}")
+        if self.version is None:
+            family = "llama" if self.model_name_or_path else self.tiny_llm_type
+            self.version = DEFAULT_TEMPLATE_FOR_MODEL_TYPE[family]
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         if self.projector not in PROJECTORS:
@@ -172,9 +183,9 @@ class Pipeline:
         def build(folder: Path) -> None:
             from emollm_plugin.tiny import build_tiny_model
 
-            build_tiny_model(folder, seed=c.seed)
+            build_tiny_model(folder, llm_type=c.tiny_llm_type, seed=c.seed)
 
-        folder = self.stage("tiny-model", (c.seed,), build)
+        folder = self.stage("tiny-model", (c.seed, c.tiny_llm_type), build)
         return str(folder / "llm"), str(folder / "vision")
 
     def objective_data(self) -> tuple[Path, Path]:

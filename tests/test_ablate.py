@@ -38,6 +38,16 @@ def test_arms_share_data_and_model_stages(tmp_path):
     assert arms[2][3].mvp_tau == 0.2 and arms[2][3].emotional_steps == 2
 
 
+def test_a_foundation_sweep_trains_each_tiny_base_with_its_template(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**SMALL, "sweeps": {"base": {"tiny_llm_type": ["llama", "mistral", "mpt"]}}}))
+    arms = arm_configs(load_config(config), tmp_path)
+    assert [arm.version for *_, arm in arms] == ["emollm_v1", "emollm_mistral", "emollm_mpt"]
+    config.write_text(yaml.safe_dump({**SMALL, "base": {"tiny_llm_type": "gpt2"}}))
+    with pytest.raises(ValueError, match="tiny_llm_type must be one of llama, mistral, mpt"):
+        load_config(config)
+
+
 @pytest.mark.slow
 def test_small_sweep_runs_resumes_and_writes_table_and_plot(tmp_path):
     config = tmp_path / "ablate.yaml"
