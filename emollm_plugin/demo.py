@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     config = PipelineConfig(
         out=args.out, k=args.k, objective_steps=args.objective_steps, emotional_steps=args.emotional_steps,
-        teacher_limit=args.teacher_limit, mvp_tau=args.tau, tiny_llm_type=args.llm_type, eval_limit=args.eval_limit, device=args.device,
+        teacher_limit=args.teacher_limit, mvp_tau=args.tau, tiny_llm_type=args.llm_type, eval_limit=args.eval_limit,
+        device=args.device,
     )
     run_dir = run_pipeline(config)
     written = write_report(run_dir, Path(args.out) / "report")

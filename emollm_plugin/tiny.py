@@ -160,7 +160,7 @@ def build_llm(out_dir: Path, llm_type: str = "llama", hidden: int = 64, layers: 
         train_neox_tokenizer(out_dir)
     else:
         train_tokenizer(out_dir)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(out_dir)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out_dir, use_fast=llm_type == "mpt")  # as saved
     torch.manual_seed(seed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.unk_token_id
     config = llm_config(

@@ -90,11 +90,9 @@ class TokenizerForAnyBase:
 
 def _fast_tokenizer_only(model_name_or_path: str) -> bool:
     try:
-        model_type = model_type_of(model_name_or_path)
-    except (OSError, ValueError):  # a tokenizer-only folder: keep what LLaVA asked for
+        return foundation_for(model_type_of(model_name_or_path)).fast_tokenizer_only
+    except (OSError, ValueError):  # no config, or not a LLaVA base: keep what LLaVA asked for
         return False
-    foundation = FOUNDATIONS.get(model_type.removeprefix("llava_"))
-    return bool(foundation and foundation.fast_tokenizer_only)
 
 
 class _TransformersForLlava(types.ModuleType):

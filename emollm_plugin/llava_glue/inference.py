@@ -104,21 +104,19 @@ def checkpoint_projector_tensors(model_path: Path, kind: str) -> dict[str, torch
     return found
 
 
-def load_projector(model, model_path: str | Path, kind: str) -> None:
-    """Copy the checkpoint's projector tensors into ``model`` (LoRA and projector-only checkpoints).
+def load_projector(model, stored: dict[str, torch.Tensor]) -> None:
+    """Copy a checkpoint's projector tensors into ``model`` (LoRA and projector-only checkpoints).
 
     LLaVA's loader applies them with ``strict=False`` after rewriting their keys for a ``model.``
     base module, so an MPT model (``transformer.``) silently keeps its random projector.
     """
     projector = model.get_model().mm_projector
     own = projector.state_dict()
-    stored = checkpoint_projector_tensors(Path(model_path), kind)
     projector.load_state_dict({k: v.to(own[k].dtype) for k, v in stored.items() if k in own}, strict=False)
 
 
-def verify_projector(model, model_path: str | Path, kind: str) -> None:
-    """Fail unless every projector weight of ``model`` equals the checkpoint's tensor."""
-    stored = checkpoint_projector_tensors(Path(model_path), kind)
+def verify_projector(model, stored: dict[str, torch.Tensor], model_path: str | Path) -> None:
+    """Fail unless every projector weight of ``model`` equals the checkpoint's tensor in ``stored``."""
     projector = model.get_model().mm_projector.state_dict()
     missing = [name for name in projector if name not in stored]
     if missing:
@@ -184,11 +182,12 @@ class EmoLLMRunner:
         self.tokenizer, self.model, self.image_processor, self.context_len = load_pretrained_model(
             self.model_path, model_base, llava_model_name(kind), device=device, device_map=device_map
         )
+        stored = checkpoint_projector_tensors(Path(model_path), kind.kind)
         if kind.kind in ("lora", "projector"):
-            load_projector(self.model, model_path, kind.kind)
+            load_projector(self.model, stored)
         torch_dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
         self.model.to(device=device, dtype=torch_dtype).eval()
-        verify_projector(self.model, model_path, kind.kind)
+        verify_projector(self.model, stored, model_path)
         self.device = device
         self.num_frames = num_frames
         self.max_fps = max_fps

@@ -37,10 +37,10 @@ def base_train_command(base: Path, emobench: Path, out: Path, template: str, *ex
     return command
 
 
-def emollm_eval(checkpoint: Path, emobench: Path, out: Path, *extra_args: str) -> subprocess.CompletedProcess:
+def emollm_eval(checkpoint: Path, emobench: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "emollm_plugin.cli", "eval", "--model", "emollm", "--model_args",
-         f"pretrained={checkpoint},num_frames=2{''.join(extra_args)}", "--tasks", "emobench_emo_c,emobench_hate",
+         f"pretrained={checkpoint},num_frames=2", "--tasks", "emobench_emo_c,emobench_hate",
          "--emobench-dir", str(emobench), "--output", str(out), "--limit", "2"],
         capture_output=True, text=True, timeout=600,
     )
