@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from llava.train import train as llava_train
 
     attn = model_args.attn_implementation or default_attn_implementation(model_args.model_name_or_path)
+    seed_before_model_building(training_args.seed)
     saved_argv = sys.argv
     sys.argv = [saved_argv[0], *argv]  # LLaVA's train() parses sys.argv itself
     try:
@@ -196,6 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     report_skips(training_args.output_dir)
     close_process_group()
     return 0
+
+
+def seed_before_model_building(seed: int) -> None:
+    """Seed every generator before LLaVA builds the projector, so ``--seed`` fixes its initial weights.
+
+    The Trainer seeds only in its own ``__init__``, after ``train()`` has created ``mm_projector``
+    with unseeded random weights: two runs with the same ``--seed`` then started apart.
+    """
+    from transformers import set_seed
+
+    set_seed(seed)
 
 
 def close_process_group() -> None:

@@ -70,12 +70,13 @@ def test_killed_run_resumes_with_weights_optimizer_and_data_position(tiny_model,
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 8
     expected, actual = _losses(reference), _losses(out)
-    after = [step for step in expected if step > resumed_from]
-    assert after, "nothing left to compare after the resume point"
-    for step in after:
-        # Same weights, optimizer state and batches as the uninterrupted run: the same losses.
-        # (CPU runs are not bit-identical, so a 1% margin; neighbouring steps differ by ~4%.)
-        assert actual[step] == pytest.approx(expected[step], rel=1e-2), f"step {step}"
+    assert sorted(actual) == sorted(expected) == list(range(1, 9))
+    assert any(step > resumed_from for step in expected), "nothing left to compare after the resume point"
+    for step in expected:
+        # Steps up to the checkpoint: ``--seed`` gave both runs the same initial projector.
+        # Steps after it: the resume restored weights, optimizer state and data position.
+        # Both runs are bit-identical on one machine; an unseeded projector differs by up to ~1%.
+        assert actual[step] == pytest.approx(expected[step], rel=2e-4), f"step {step}"
 
 
 def test_half_written_checkpoints_are_set_aside(tmp_path):
