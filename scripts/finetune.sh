@@ -49,9 +49,6 @@
 #   EMOBENCH_DIR=/data/emobench PROJECTOR=ckpt/pretrain/mm_projector.bin scripts/finetune.sh
 set -euo pipefail
 
-DEEPSPEED=${DEEPSPEED:-.venv/bin/deepspeed}
-TORCHRUN=${TORCHRUN:-.venv/bin/torchrun}
-LAUNCHER=${LAUNCHER:-deepspeed}
 MODEL=${MODEL:-lmsys/vicuna-7b-v1.5}
 VISION=${VISION:-openai/clip-vit-large-patch14-336}
 PROJECTOR=${PROJECTOR-checkpoints/emollm-mvp-7b-pretrain/mm_projector.bin}
@@ -60,7 +57,6 @@ DATA=${DATA:-$EMOBENCH_DIR/llava/train.json}
 IMAGE_FOLDER=${IMAGE_FOLDER:-$EMOBENCH_DIR}
 VIDEO_FOLDER=${VIDEO_FOLDER:-$IMAGE_FOLDER}
 OUT=${OUT:-checkpoints/emollm-mvp-7b}
-NUM_GPUS=${NUM_GPUS:-8}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-16}
 GLOBAL_BATCH=${GLOBAL_BATCH:-128}
 LR=${LR:-2e-5}
@@ -70,11 +66,6 @@ NUM_FRAMES=${NUM_FRAMES:-4}
 MAX_FPS=${MAX_FPS:-}
 VISION_TOKENS=${VISION_TOKENS:-576}
 VERSION=${VERSION:-emollm_v1}
-MVP_TAU=${MVP_TAU:-0.5}
-MVP_PERSPECTIVES=${MVP_PERSPECTIVES:-local,relational,global}
-MVP_FUSION=${MVP_FUSION:-gate}
-MVP_GLOBAL_POOL=${MVP_GLOBAL_POOL:-mean}
-MVP_GLOBAL_TOKENS=${MVP_GLOBAL_TOKENS:-0}
 EMOPROMPT_K=${EMOPROMPT_K:-0}
 EXEMPLARS=${EXEMPLARS:-}
 DS_CONFIG=${DS_CONFIG:-scripts/zero3.json}
@@ -85,8 +76,6 @@ ASPECT=${ASPECT:-pad}
 GROUP_BY_MODALITY=${GROUP_BY_MODALITY:-False}
 SAVE_STEPS=${SAVE_STEPS:-500}
 WORKERS=${WORKERS:-4}
-MASTER_PORT=${MASTER_PORT:-29500}
-DRY_RUN=${DRY_RUN:-0}
 
 SCRIPT=finetune.sh
 # shellcheck source=scripts/lib.sh
@@ -114,12 +103,7 @@ args=(
   --video_folder "$VIDEO_FOLDER"
   --num_frames "$NUM_FRAMES"
   --vision_tower "$VISION"
-  --mm_projector_type mvp
-  --mvp_tau "$MVP_TAU"
-  --mvp_perspectives "$MVP_PERSPECTIVES"
-  --mvp_fusion "$MVP_FUSION"
-  --mvp_global_pool "$MVP_GLOBAL_POOL"
-  --mvp_global_tokens "$MVP_GLOBAL_TOKENS"
+  "${MVP_FLAGS[@]}"
   --mm_vision_select_layer -2
   --mm_use_im_start_end False
   --mm_use_im_patch_token False

@@ -39,33 +39,22 @@
 #     scripts/pretrain_mvp.sh
 set -euo pipefail
 
-DEEPSPEED=${DEEPSPEED:-.venv/bin/deepspeed}
-TORCHRUN=${TORCHRUN:-.venv/bin/torchrun}
-LAUNCHER=${LAUNCHER:-deepspeed}
 MODEL=${MODEL:-lmsys/vicuna-7b-v1.5}
 VISION=${VISION:-openai/clip-vit-large-patch14-336}
 DATA=${DATA:-data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json}
 IMAGE_FOLDER=${IMAGE_FOLDER:-data/LLaVA-Pretrain/images}
 OUT=${OUT:-checkpoints/emollm-mvp-7b-pretrain}
 WARM_START=${WARM_START:-}
-NUM_GPUS=${NUM_GPUS:-8}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-32}
 GLOBAL_BATCH=${GLOBAL_BATCH:-256}
 LR=${LR:-1e-3}
 EPOCHS=${EPOCHS:-1}
 MAX_LENGTH=${MAX_LENGTH:-2048}
 VERSION=${VERSION:-plain}
-MVP_TAU=${MVP_TAU:-0.5}
-MVP_PERSPECTIVES=${MVP_PERSPECTIVES:-local,relational,global}
-MVP_FUSION=${MVP_FUSION:-gate}
-MVP_GLOBAL_POOL=${MVP_GLOBAL_POOL:-mean}
-MVP_GLOBAL_TOKENS=${MVP_GLOBAL_TOKENS:-0}
 DS_CONFIG=${DS_CONFIG:-scripts/zero2.json}
 BF16=${BF16:-True}
 TF32=${TF32:-True}
 WORKERS=${WORKERS:-4}
-MASTER_PORT=${MASTER_PORT:-29500}
-DRY_RUN=${DRY_RUN:-0}
 
 SCRIPT=pretrain_mvp.sh
 # shellcheck source=scripts/lib.sh
@@ -86,12 +75,7 @@ args=(
   --data_path "$DATA"
   --image_folder "$IMAGE_FOLDER"
   --vision_tower "$VISION"
-  --mm_projector_type mvp
-  --mvp_tau "$MVP_TAU"
-  --mvp_perspectives "$MVP_PERSPECTIVES"
-  --mvp_fusion "$MVP_FUSION"
-  --mvp_global_pool "$MVP_GLOBAL_POOL"
-  --mvp_global_tokens "$MVP_GLOBAL_TOKENS"
+  "${MVP_FLAGS[@]}"
   --tune_mm_mlp_adapter True
   --mm_vision_select_layer -2
   --mm_use_im_start_end False
