@@ -147,7 +147,7 @@ def tiny_checkpoint(folder: Path) -> Path:
 
     import emollm_plugin
     from emollm_plugin.llava_glue.args import EmoModelArguments
-    from emollm_plugin.tiny import build_tiny_model
+    from emollm_plugin.tiny.llava import build_tiny_model
 
     emollm_plugin.register()
     from llava.model import LlavaLlamaForCausalLM

@@ -48,7 +48,7 @@ MiB = 1024**2
 def prepare_tiny(work: Path, hidden: int, layers: int, image_size: int) -> tuple[Path, Path]:
     """A tiny LLaVA base and an image-only LLaVA JSON (videos would add decoding noise)."""
     from emollm_plugin.emobench.synth import synthesize
-    from emollm_plugin.tiny import build_tiny_model
+    from emollm_plugin.tiny.llava import build_tiny_model
 
     tiny = build_tiny_model(work / "tiny", hidden=hidden, layers=layers, image_size=image_size)
     bench = synthesize(work / "emobench", per_task=16, test_per_task=0, size=image_size)

@@ -1,7 +1,7 @@
 """The shared frame sampler (decord) against lmms-eval's ``read_video`` (PyAV), on the same clips.
 
 Generates ~10 s H.264 clips (30 fps, crf 23) at 480p and 720p with PyAV into a temporary folder, then times, per
-clip, ``emollm_plugin.emobench.frames.load_frames`` (what training and the EmoLLM evaluator use,
+clip, ``emollm_plugin.emobench.media.load_frames`` (what training and the EmoLLM evaluator use,
 PIL images out) and ``lmms_eval.models.model_utils.load_video.read_video`` (lmms-eval's default
 video reader, numpy out), both taking 8 uniformly sampled frames. Also checks that both return
 the same frames (same indices, pixel difference).
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emollm_plugin.emobench.frames import load_frames
+from emollm_plugin.emobench.media import load_frames
 from emollm_plugin.emobench.synth import write_video
 
 RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720)}

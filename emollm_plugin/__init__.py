@@ -6,6 +6,8 @@ Every entry point of the plugin (its train entry, its lmms-eval model, its CLI) 
 
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
 
 _registered = False
@@ -28,3 +30,14 @@ def register() -> None:
 
     register_llava()
     _registered = True
+
+
+def offline_defaults() -> None:
+    """No hub look-ups or telemetry unless the user asks for them.
+
+    Must run before ``transformers`` or ``huggingface_hub`` is imported: both read these
+    variables once, at import time.
+    """
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                        ("WANDB_MODE", "disabled"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)

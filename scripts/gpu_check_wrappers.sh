@@ -2,7 +2,7 @@
 # EmoBench through lmms-eval's OWN wrappers for other model families, on a GPU.
 #
 # The same check as tests/lmms_glue/test_other_wrappers.py (tiny random checkpoints built offline
-# by emollm_plugin.hf_tiny, a synthetic EmoBench, the six tasks unchanged, `emollm eval --limit`),
+# by emollm_plugin.tiny.hf, a synthetic EmoBench, the six tasks unchanged, `emollm eval --limit`),
 # but with the wrappers on CUDA, the device they assume by default:
 #   llava_hf  (LlavaForConditionalGeneration; run with lmms-eval's --force_simple, because the
 #              name resolves to a chat class the EmoBench tasks do not feed)
@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from emollm_plugin.emobench.synth import synthesize
-from emollm_plugin.hf_tiny import build_tiny_llava_hf, build_tiny_qwen2_vl
+from emollm_plugin.tiny.hf import build_tiny_llava_hf, build_tiny_qwen2_vl
 
 work, device, limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if device.startswith("cuda"):
@@ -46,7 +46,7 @@ synthesize(work / "emobench", per_task=limit, test_per_task=limit)
 print("checkpoints and EmoBench ready")
 EOF
 
-PIXELS=$("$PY" -c "from emollm_plugin.hf_tiny import QWEN2_VL_PIXELS; print(QWEN2_VL_PIXELS)")
+PIXELS=$("$PY" -c "from emollm_plugin.tiny.hf import QWEN2_VL_PIXELS; print(QWEN2_VL_PIXELS)")
 run() {  # run NAME MODEL MODEL_ARGS [lmms-eval args...]
   local name=$1 model=$2 args=$3
   shift 3

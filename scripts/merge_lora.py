@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emollm_plugin.cli import offline_defaults
+    from emollm_plugin import offline_defaults
     from emollm_plugin.llava_glue.inference import CheckpointError
 
     args = build_parser().parse_args(argv)

@@ -35,7 +35,7 @@ COLOUR_LABELS = {
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    from emollm_plugin.tiny import build_tiny_model
+    from emollm_plugin.tiny.llava import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
@@ -43,7 +43,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_mpt(tmp_path_factory) -> Path:
     """A tiny MPT base with a GPT-NeoX fast tokenizer, in a folder whose path does not say "mpt"."""
-    from emollm_plugin.tiny import build_tiny_model
+    from emollm_plugin.tiny.llava import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny_neox"), llm_type="mpt")
 

@@ -212,12 +212,12 @@ def media_path(record: Record, media_root: str | Path) -> Path:
 
 def load_media(record: Record, media_root: str | Path, num_frames: int) -> list:
     """The record's image (one item) or sampled video frames, via the shared frame loader."""
-    from emollm_plugin.emobench import frames
+    from emollm_plugin.emobench import media
 
     path = media_path(record, media_root)
     if record.modality == "video":
-        return frames.load_frames(path, num_frames=num_frames)
-    return [frames.load_image(path)]
+        return media.load_frames(path, num_frames=num_frames)
+    return [media.load_image(path)]
 
 
 def _entry(job: _Job, status: str, teacher_name: str, error: str | None = None) -> dict:

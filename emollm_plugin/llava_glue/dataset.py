@@ -20,7 +20,7 @@ import torch
 from llava.train import train as llava_train
 from torch.utils.data import Dataset
 
-from emollm_plugin.emobench.frames import load_frames, load_image
+from emollm_plugin.emobench.media import load_frames, load_image
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ running with random weights.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,6 +261,10 @@ class EmoLLMRunner:
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
 
     @torch.inference_mode()
+    def count_tokens(self, text: str) -> int:
+        """Text tokens as this checkpoint's tokenizer counts them (no special or image tokens)."""
+        return len(self.tokenizer.tokenize(text))
+
     def loglikelihood(
         self, prompt: str, media: list[Image.Image] | None, continuation: str
     ) -> tuple[float, bool]:
@@ -294,5 +297,4 @@ def load_runner(
     num_frames: int = 8,
     **kwargs,
 ) -> EmoLLMRunner:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return EmoLLMRunner(model_path, model_base, device=device, conv_mode=conv_mode, num_frames=num_frames, **kwargs)

@@ -22,7 +22,7 @@ from pathlib import Path
 import transformers
 
 import emollm_plugin
-from emollm_plugin.cli import offline_defaults
+from emollm_plugin import offline_defaults
 from emollm_plugin.llava_glue.bases import llava_class_for
 
 logger = logging.getLogger(__name__)

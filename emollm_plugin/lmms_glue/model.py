@@ -20,7 +20,7 @@ from lmms_eval.api.model import lmms
 from PIL import Image
 from tqdm import tqdm
 
-from emollm_plugin.emobench.frames import load_frames
+from emollm_plugin.emobench.media import load_frames
 
 
 def _flag(value, default: bool = False) -> bool:

@@ -22,7 +22,7 @@ not told ``k`` separately.
 Visuals: an image record gives ``[PIL.Image]``; a video record gives ``[path to the video]``, the
 convention of lmms-eval's video-capable wrappers (``llava_hf``, ``qwen2_vl``: a ``str`` visual is a
 video file they decode themselves) and of the plugin's ``emollm`` model, which samples the frames
-with ``emobench.frames.load_frames`` like training does.
+with ``emobench.media.load_frames`` like training does.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def emobench_doc_to_visual(doc: dict) -> list:
     """
     if doc["modality"] == "video":
         return [doc["media_path"]]
-    from emollm_plugin.emobench.frames import load_image
+    from emollm_plugin.emobench.media import load_image
 
     try:
         return [load_image(doc["media_path"])]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emollm_plugin.emobench.frames import load_frames, load_image
+from emollm_plugin.emobench.media import load_frames, load_image
 from emollm_plugin.emobench.records import read_records
 from emollm_plugin.emobench.synth import SYNTH_LABELS, synthesize
 from emollm_plugin.emobench.tasks import LABEL_SETS, TASKS

@@ -17,7 +17,7 @@ from tests.conftest import run_ok, train_command
 
 @pytest.fixture(scope="module")
 def tiny_mistral(tmp_path_factory):
-    from emollm_plugin.tiny import build_tiny_model
+    from emollm_plugin.tiny.llava import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("base_m"), llm_type="mistral")
 

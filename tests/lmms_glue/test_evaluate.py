@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from emollm_plugin.cli import eval as eval_cli
 from emollm_plugin.cli import main as emollm
 from emollm_plugin.emobench.tasks import TASKS
 from emollm_plugin.lmms_glue import evaluate
@@ -30,7 +31,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    evaluate.add_arguments(parser)
+    eval_cli.add_arguments(parser)
     return parser.parse_args(argv)
 
 

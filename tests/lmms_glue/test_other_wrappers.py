@@ -2,7 +2,7 @@
 
 The six EmoBench tasks are run unchanged, through the real ``emollm eval`` CLI, with lmms-eval
 0.7.3's transformers-native wrappers on tiny random checkpoints built offline
-(:mod:`emollm_plugin.hf_tiny`), on CPU:
+(:mod:`emollm_plugin.tiny.hf`), on CPU:
 
 - ``llava_hf`` (``LlavaForConditionalGeneration``) with ``device=cpu,device_map=cpu``; ``emollm
   eval`` passes lmms-eval's ``--force_simple`` (the name would otherwise resolve to the chat
@@ -31,13 +31,13 @@ import pytest
 from emollm_plugin.emobench.records import read_records
 from emollm_plugin.emobench.synth import synthesize
 from emollm_plugin.emobench.tasks import TASK_SPECS, TASKS
-from emollm_plugin.hf_tiny import (
+from emollm_plugin.lmms_glue.results import Run, load_run
+from emollm_plugin.tiny.hf import (
     QWEN2_VL_PIXELS,
     QWEN2_VL_SPECIAL_TOKENS,
     build_tiny_llava_hf,
     build_tiny_qwen2_vl,
 )
-from emollm_plugin.lmms_glue.results import Run, load_run
 from tests.emobench_fixtures import eval_command
 
 slow = pytest.mark.slow

@@ -9,34 +9,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
+
+from emollm_plugin import offline_defaults
 
 #: name -> (module, one-line help). Order is the order ``emollm --help`` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("emollm_plugin.demo", "Run all of EmoLLM end to end on synthetic data, offline, on CPU."),
-    "tiny-model": ("emollm_plugin.tiny", "Build a tiny offline LLaVA base (Llama/Mistral/MPT + CLIP tower) for tests."),
-    "data": ("emollm_plugin.emobench.cli", "Build, validate or synthesize EmoBench data."),
-    "emoprompt": ("emollm_plugin.emoprompt.cli", "Generate ground-truth-guided rationales and exemplars."),
+    "demo": ("emollm_plugin.cli.demo", "Run all of EmoLLM end to end on synthetic data, offline, on CPU."),
+    "tiny-model": ("emollm_plugin.cli.tiny_model", "Build a tiny offline LLaVA base (Llama/Mistral/MPT + CLIP tower) for tests."),
+    "data": ("emollm_plugin.cli.data", "Build, validate or synthesize EmoBench data."),
+    "emoprompt": ("emollm_plugin.cli.emoprompt", "Generate ground-truth-guided rationales and exemplars."),
     "train": ("emollm_plugin.train", "Train with LLaVA's train() plus MVP, EmoPrompt and video."),
-    "eval": ("emollm_plugin.lmms_glue.evaluate", "Run EmoBench through lmms-eval and print the table."),
-    "report": ("emollm_plugin.report", "Markdown report and plots from an lmms-eval run folder."),
-    "compare": ("emollm_plugin.compare", "Paper-style table over several lmms-eval runs."),
-    "serve": ("emollm_plugin.serve", "OpenAI-compatible chat endpoint over an EmoLLM checkpoint."),
-    "ablate": ("emollm_plugin.ablate", "Sweep tau, k, training order and MVP on/off; one table per sweep."),
+    "eval": ("emollm_plugin.cli.eval", "Run EmoBench through lmms-eval and print the table."),
+    "report": ("emollm_plugin.cli.report", "Markdown report and plots from an lmms-eval run folder."),
+    "compare": ("emollm_plugin.cli.compare", "Paper-style table over several lmms-eval runs."),
+    "serve": ("emollm_plugin.cli.serve", "OpenAI-compatible chat endpoint over an EmoLLM checkpoint."),
+    "ablate": ("emollm_plugin.cli.ablate", "Sweep tau, k, training order and MVP on/off; one table per sweep."),
 }
 
 #: Subcommands that parse their own argv (LLaVA's HfArgumentParser flags).
 PASSTHROUGH = {"train"}
-
-
-def offline_defaults() -> None:
-    """No hub look-ups or telemetry unless the user asks for them."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("WANDB_MODE", "disabled")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -76,6 +68,3 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     return int(module.run(args) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

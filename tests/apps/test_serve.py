@@ -13,8 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from emollm_plugin.apps.serve import make_server
 from emollm_plugin.emoprompt.teachers import VIDEO_NOTE, OpenAITeacher, TeacherError, TeacherRequest
-from emollm_plugin.serve import make_server
 
 
 class StandInRunner:

@@ -154,7 +154,8 @@ def _records(args: argparse.Namespace) -> tuple[list, Path]:
 
 
 def make_teacher(args: argparse.Namespace):
-    from emollm_plugin.emoprompt.teachers import LocalTeacher, OpenAITeacher
+    from emollm_plugin.emoprompt.teachers import OpenAITeacher
+    from emollm_plugin.llava_glue.local_teacher import LocalTeacher
 
     if args.teacher == "local":
         if not args.model_path:

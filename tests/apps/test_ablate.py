@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from emollm_plugin.ablate import arm_configs, load_config
+from emollm_plugin.apps.ablate import arm_configs, load_config
 
 SMALL = {
     "base": {"synth_per_task": 8, "synth_test_per_task": 2, "objective_steps": 2, "emotional_steps": 2,

@@ -18,8 +18,8 @@ from transformers import (
 )
 from transformers.models.llava_next.modeling_llava_next import image_size_to_num_patches
 
+from emollm_plugin.hf_glue.mvp import load_mvp_model, swap_in_mvp
 from emollm_plugin.mvp import MVPConfig, MVPProjector
-from emollm_plugin.mvp.native import load_mvp_model, swap_in_mvp
 
 IMAGE_TOKEN = 120
 NEXT_PINPOINTS = [[32, 64], [64, 32]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from emollm_plugin.emobench.tasks import LABEL_SETS, TASKS, build_question
-from emollm_plugin.tiny import build_tiny_model
+from emollm_plugin.tiny.llava import build_tiny_model
 
 
 def test_tiny_model_layout_and_reuse(tiny_model):

@@ -78,7 +78,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         from emollm_plugin.emoprompt.template import DEFAULT_TEMPLATE_FOR_MODEL_TYPE
-        from emollm_plugin.tiny import LLM_TYPES
+        from emollm_plugin.tiny.llava import LLM_TYPES
 
         if self.tiny_llm_type not in LLM_TYPES:
             raise ValueError(f"tiny_llm_type must be one of {', '.join(LLM_TYPES)}, got {self.tiny_llm_type!r}")
@@ -181,7 +181,7 @@ class Pipeline:
             return c.model_name_or_path, c.vision_tower
 
         def build(folder: Path) -> None:
-            from emollm_plugin.tiny import build_tiny_model
+            from emollm_plugin.tiny.llava import build_tiny_model
 
             build_tiny_model(folder, llm_type=c.tiny_llm_type, seed=c.seed)
 
@@ -195,7 +195,7 @@ class Pipeline:
             return data, Path(c.objective_image_folder or data.parent).resolve()
 
         def build(folder: Path) -> None:
-            from emollm_plugin.objective import write_objective_data
+            from emollm_plugin.tiny.objective_data import write_objective_data
 
             write_objective_data(folder, count=c.objective_count, seed=c.seed)
 
@@ -243,7 +243,7 @@ class Pipeline:
                 generate_rationales,
                 load_records_for_run,
             )
-            from emollm_plugin.emoprompt.teachers import LocalTeacher
+            from emollm_plugin.llava_glue.local_teacher import LocalTeacher
 
             records, _ = load_records_for_run(_all_records(emobench))
             records = _spread(records, c.teacher_limit)

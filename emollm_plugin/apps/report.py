@@ -9,13 +9,12 @@ tasks use; the report says so when a recomputed accuracy disagrees with lmms-eva
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from pathlib import Path
 
 from emollm_plugin.emobench.scoring import UNPARSED, score
 from emollm_plugin.emobench.tasks import TASK_SPECS, TASKS
-from emollm_plugin.lmms_glue.results import ResultsError, Run, Sample, TaskRun, load_run
+from emollm_plugin.lmms_glue.results import Run, Sample, TaskRun, load_run
 
 
 def sample_scores(samples: list[Sample], strict: bool = False) -> dict:
@@ -272,21 +271,3 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> dict[str
     report = out / "report.md"
     report.write_text(render(run, scores, strict, plots, out), encoding="utf-8")
     return {"report": report, **plots}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="an `emollm eval` / lmms-eval output folder (or its *_results.json)")
-    parser.add_argument("--out", help="where to write report.md and the plots (default: RUN_DIR/report)")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        written = write_report(args.run_dir, args.out)
-    except ResultsError as exc:
-        print(f"emollm report: error: {exc}")
-        return 1
-    print(f"emollm report: wrote {written['report']}")
-    for name, path in written.items():
-        if name != "report":
-            print(f"  plot {name}: {path}")
-    return 0

@@ -12,14 +12,13 @@ need one mapping per derived run of the second, e.g. ``--baseline-of qwen+emollm
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from emollm_plugin.emobench.tasks import TASKS
-from emollm_plugin.lmms_glue.results import ResultsError, Run, load_run
+from emollm_plugin.lmms_glue.results import Run
 
 
 @dataclass
@@ -163,47 +162,3 @@ def to_csv(rows: list[Row]) -> str:
             ]
         )
     return buffer.getvalue()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "baseline rule: --baseline-of RUN=BASE maps a run explicitly; every other run is compared with the\n"
-        "FIRST run, except the first run and the runs named as a BASE (foundations: no gain).\n\n"
-        "examples:\n"
-        "  emollm compare runs/llava runs/llava_mvp runs/llava_mvp_emoprompt\n"
-        "  emollm compare runs/llava runs/llava_emollm runs/qwen runs/qwen_emollm \\\n"
-        "      --labels llava llava+emollm qwen qwen+emollm \\\n"
-        "      --baseline-of llava+emollm=llava --baseline-of qwen+emollm=qwen --format csv --out table.csv"
-    )
-    parser.add_argument(
-        "run_dirs", nargs="+", help="lmms-eval output folders (e.g. from `emollm eval --output`)"
-    )
-    parser.add_argument("--labels", nargs="+", help="one name per run (default: each run's label)")
-    parser.add_argument(
-        "--baseline-of",
-        action="append",
-        metavar="RUN=BASE",
-        help="compare RUN with BASE instead of the first run (labels or 1-based positions; repeatable)",
-    )
-    parser.add_argument(
-        "--format", choices=("markdown", "csv"), default="markdown", help="output format (default markdown)"
-    )
-    parser.add_argument("--out", type=Path, help="also write the table to this file")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        runs = [load_run(path) for path in args.run_dirs]
-        labels = unique_labels(runs, args.labels)
-        rows = build_rows(runs, labels, args.baseline_of)
-    except (ResultsError, ValueError) as exc:
-        print(f"emollm compare: error: {exc}")
-        return 1
-    text = to_markdown(rows) if args.format == "markdown" else to_csv(rows)
-    print(text, end="")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"emollm compare: wrote {args.out}")
-    return 0

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from emollm_plugin.apps.report import per_class_rows, sample_scores, write_report
 from emollm_plugin.cli import main as emollm
 from emollm_plugin.emobench.tasks import TASKS
 from emollm_plugin.lmms_glue.results import Sample
-from emollm_plugin.report import per_class_rows, sample_scores, write_report
 from tests.emobench_fixtures import session_runs
 
 slow = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from emollm_plugin.apps.compare import baselines, build_rows, to_markdown
 from emollm_plugin.cli import main as emollm
-from emollm_plugin.compare import baselines, build_rows, to_markdown
 from emollm_plugin.emobench.tasks import TASKS
 from emollm_plugin.lmms_glue.results import Run, TaskRun
 from tests.emobench_fixtures import EXPECTED_ACCURACY, session_runs

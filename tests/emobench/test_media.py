@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from emollm_plugin.emobench.frames import load_frames, load_image, sample_frame_indices
-from emollm_plugin.emobench.media import MediaError, guess_modality, media_problem, require_file
+from emollm_plugin.emobench.media import (
+    MediaError,
+    guess_modality,
+    load_frames,
+    load_image,
+    media_problem,
+    require_file,
+    sample_frame_indices,
+)
 from emollm_plugin.emobench.synth import PALETTE, make_clip, write_image, write_video
 
 # ----------------------------------------------------------------------------- sampler

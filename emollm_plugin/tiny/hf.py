@@ -7,7 +7,7 @@ processor with chat template) that lmms-eval's ``llava_hf`` and ``qwen2_vl`` wra
 they were ``llava-hf/llava-1.5-7b-hf`` or ``Qwen/Qwen2-VL-2B-Instruct``:
 
 - :func:`build_tiny_llava_hf`: ``LlavaForConditionalGeneration`` (tiny Llama + tiny CLIP tower),
-  a slow ``LlamaTokenizer`` trained on the spot (``emollm_plugin.tiny.train_tokenizer``, which
+  a slow ``LlamaTokenizer`` trained on the spot (``emollm_plugin.tiny.llava.train_tokenizer``, which
   runs sentencepiece's trainer in a fresh interpreter) plus the ``<image>`` token, and a
   ``LlavaProcessor`` whose ``patch_size`` / ``num_additional_image_tokens`` make it expand
   ``<image>`` into exactly as many tokens as the model produces features.
@@ -115,7 +115,7 @@ def build_tiny_llava_hf(
     import torch
     import transformers
 
-    from emollm_plugin.tiny import train_tokenizer
+    from emollm_plugin.tiny.llava import train_tokenizer
 
     if image_size % patch_size:
         raise ValueError(f"image_size ({image_size}) must be a multiple of patch_size ({patch_size})")
@@ -237,7 +237,7 @@ def build_tiny_qwen2_vl(
         raise ValueError(f"hidden ({hidden}) must split into {heads} heads of an even size")
     out.mkdir(parents=True, exist_ok=True)
 
-    from emollm_plugin.tiny import train_byte_bpe
+    from emollm_plugin.tiny.llava import train_byte_bpe
 
     tokenizer = transformers.Qwen2TokenizerFast(
         tokenizer_object=train_byte_bpe(QWEN2_VL_SPECIAL_TOKENS),

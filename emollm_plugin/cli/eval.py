@@ -1,0 +1,152 @@
+"""``emollm eval``: run EmoBench through lmms-eval and print the paper's table (see ``lmms_glue.evaluate``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from emollm_plugin.lmms_glue.evaluate import (
+    ENV_DIR,
+    ENV_EXEMPLARS,
+    ENV_K,
+    EvalSetupError,
+    build_command,
+    build_env,
+    check_data,
+    check_run,
+    data_dir,
+    exemplar_settings,
+    expand_tasks,
+    format_table,
+    is_stale,
+    lmms_task_arg,
+)
+from emollm_plugin.lmms_glue.results import GROUP, SETTINGS_FILE, ResultsError, load_run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = (
+        "Run EmoBench through lmms-eval (a subprocess, offline) and print accuracy per sub-task and\n"
+        "their mean. Exits non-zero when lmms-eval wrote no results, a task is missing, or all of a\n"
+        "task's answers are empty or unreadable (lmms-eval itself exits 0 in those cases)."
+    )
+    parser.epilog = (
+        "examples:\n"
+        "  emollm eval --model emollm --model_args pretrained=ckpt/emollm --emobench-dir data/emobench\n"
+        "  emollm eval --model llava_hf --model_args pretrained=PATH,device_map=cpu --device cpu --limit 20\n"
+        "  emollm eval ... --k 2 --exemplars runs/emoprompt/exemplars.json --max-new-tokens 256\n"
+        "  emollm eval ... -- --seed 1,1,1,1   (arguments after -- go to lmms-eval unchanged)"
+    )
+    parser.add_argument(
+        "--model", required=True, help="lmms-eval model name (emollm, llava_hf, qwen2_vl, dummy, ...)"
+    )
+    parser.add_argument(
+        "--model_args",
+        "--model-args",
+        dest="model_args",
+        default="",
+        help="lmms-eval model_args, e.g. pretrained=PATH",
+    )
+    parser.add_argument(
+        "--tasks",
+        default=GROUP,
+        help="'emobench' (all six) or a comma list such as emobench_hate,emobench_emo_c",
+    )
+    parser.add_argument(
+        "--emobench-dir", help=f"EmoBench folder holding test/<task>.jsonl (default: ${ENV_DIR})"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="run folder for lmms-eval's results and samples (default: runs/eval-<time>)",
+    )
+    parser.add_argument(
+        "--label", help="name of this run in reports and `emollm compare` (default: the model path's name)"
+    )
+    parser.add_argument(
+        "--limit", type=int, help="evaluate only the first N samples of each task (for smoke tests)"
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="lmms-eval --batch_size (default 1)")
+    parser.add_argument(
+        "--k", type=int, help=f"EmoPrompt exemplars per question (default ${ENV_K} or 0 = off)"
+    )
+    parser.add_argument(
+        "--exemplars", help=f"exemplars.json from `emollm emoprompt exemplars` (default ${ENV_EXEMPLARS})"
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="override the tasks' max_new_tokens (64); use ~256 for rationale models",
+    )
+    parser.add_argument("--device", help="lmms-eval --device, e.g. cpu or cuda:0")
+    parser.add_argument("--verbosity", default="INFO", help="lmms-eval log level (default INFO)")
+    parser.add_argument(
+        "lmms_eval_args", nargs=argparse.REMAINDER, help="after --: extra arguments passed to lmms-eval"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        tasks = expand_tasks(args.tasks)
+        folder = data_dir(args.emobench_dir)
+        check_data(folder, tasks)
+        k, exemplars = exemplar_settings(args.k, args.exemplars)
+        if args.lmms_eval_args and args.lmms_eval_args[0] != "--":
+            raise EvalSetupError(
+                f"unrecognized arguments: {' '.join(args.lmms_eval_args)} (put lmms-eval arguments after --)"
+            )
+        out = (args.output or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}").resolve()
+        command = build_command(args, lmms_task_arg(args.tasks, tasks), out)
+    except EvalSetupError as exc:
+        print(f"emollm eval: error: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "label": args.label,
+        "model": args.model,
+        "model_args": args.model_args,
+        "tasks": tasks,
+        "emobench_dir": str(folder),
+        "k": k,
+        "exemplars": str(exemplars) if exemplars else None,
+        "limit": args.limit,
+        "command": command,
+        "started": datetime.now().isoformat(timespec="seconds"),
+    }
+    (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"emollm eval: {ENV_DIR}={folder} {ENV_K}={k}"
+        + (f" {ENV_EXEMPLARS}={exemplars}" if exemplars else ""),
+        flush=True,
+    )
+    print(f"emollm eval: running {shlex.join(command)}", flush=True)
+    started = time.time()
+    returncode = subprocess.run(command, env=build_env(folder, k, exemplars)).returncode
+    try:
+        result = load_run(out)
+    except ResultsError as exc:
+        print(f"emollm eval: error: {exc} (lmms-eval exit code {returncode})", file=sys.stderr)
+        return 1
+    if is_stale(result.results_file, started):
+        print(
+            f"emollm eval: error: {out} holds only results from an earlier run ({result.results_file.name}); "
+            "this run wrote none, so it failed: read lmms-eval's log above",
+            file=sys.stderr,
+        )
+        return 1
+    print()
+    print(format_table(result, tasks))
+    problems = check_run(result, tasks)
+    for problem in problems:
+        print(f"emollm eval: error: {problem}", file=sys.stderr)
+    if returncode != 0:
+        print(f"emollm eval: lmms-eval exited with code {returncode}", file=sys.stderr)
+    print(f"\nemollm eval: results in {out}; `emollm report {out}` for per-class tables and plots")
+    return 1 if problems or returncode != 0 else 0
