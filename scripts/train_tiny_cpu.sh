@@ -14,7 +14,7 @@
 # Variables (environment; defaults in brackets):
 #   WORK [a new temporary folder]   where the tiny model, the data and the runs go
 #   STEPS [3]  optimizer steps per stage      NUM_PROCS [2]  CPU training processes
-#   MASTER_PORT [29561]  PY [.venv/bin/python]  EMOLLM [.venv/bin/emollm]
+#   MASTER_PORT [29561]  PY [.venv/bin/python]  EMOLLM [.venv/bin/emollm]  TORCHRUN [.venv/bin/torchrun]
 #
 # Run from the repository root: scripts/train_tiny_cpu.sh
 set -euo pipefail

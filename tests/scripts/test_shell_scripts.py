@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -64,15 +65,48 @@ def test_bash_syntax(script):
     assert result.returncode == 0, result.stderr
 
 
+def documented_variables(header: str) -> set[str]:
+    """Names the header's "Variables" section documents, e.g. ``#   NUM_GPUS [8]  GLOBAL_BATCH [128]``;
+    a header that says "every variable of scripts/X.sh" documents X's too."""
+    section = header.split("Variables", 1)[1]
+    names = set(re.findall(r"\b([A-Z][A-Z0-9_]+) \[", section))
+    for inherited in re.findall(r"every variable of\s+#?\s*scripts/(\w+\.sh)", section):
+        names |= documented_variables((SCRIPTS / inherited).read_text().split("set -euo pipefail")[0])
+    return names
+
+
+def script_texts(name: str, seen: frozenset[str] = frozenset()) -> list[str]:
+    """The script's body and those of the scripts it sources or launches (lib.sh, finetune.sh, ...), transitively."""
+    body = (SCRIPTS / name).read_text().split("set -euo pipefail", 1)[-1]
+    texts = [body]
+    for other in shell_scripts():
+        if other.name not in seen | {name} and other.name in body:
+            texts += script_texts(other.name, seen | {name})
+    return texts
+
+
+def referenced_variables(texts: list[str]) -> set[str]:
+    return {match for text in texts for match in re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", text)}
+
+
+def defaulted_variables(body: str) -> set[str]:
+    """Names the script itself reads with a default, ``${NAME:-...}``: the knobs a user may set."""
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", body))
+
+
 @pytest.mark.parametrize("name", (*TRAIN_SCRIPTS, "train_tiny_cpu.sh"))
-def test_script_is_executable_strict_and_documented(name):
+def test_header_documents_exactly_the_variables_the_script_reads(name):
+    """The header is the script's --help: every variable it names is read, and every one read is named."""
     script = SCRIPTS / name
     text = script.read_text()
     assert os.access(script, os.X_OK), f"{name} is not executable"
-    assert text.startswith("#!/usr/bin/env bash\n# "), f"{name} must start with a header comment"
-    assert "set -euo pipefail" in text
-    header = text.split("set -euo pipefail")[0]
-    assert "Hardware" in header and "Variables" in header, f"{name}: header must state hardware and variables"
+    assert "set -euo pipefail" in text, f"{name} must stop at the first failing command"
+    header, body = text.split("set -euo pipefail", 1)
+    documented = documented_variables(header)
+    unread = documented - referenced_variables(script_texts(name))
+    assert not unread, f"{name}: documented but never read: {sorted(unread)}"
+    undocumented = defaulted_variables(body) - documented
+    assert not undocumented, f"{name}: read but not documented in its header: {sorted(undocumented)}"
 
 
 @pytest.fixture
