@@ -1,24 +1,30 @@
-"""The shared frame sampler (decord) against lmms-eval's ``read_video`` (PyAV), on the same clips.
+"""Frames per clip from the frame cache against decoding them, at 480p and 720p, side by side.
 
-Generates ~10 s H.264 clips (30 fps, crf 23) at 480p and 720p with PyAV into a temporary folder, then times, per
-clip, ``emollm_plugin.emobench.media.load_frames`` (what training and the EmoLLM evaluator use,
-PIL images out) and ``lmms_eval.models.model_utils.load_video.read_video`` (lmms-eval's default
-video reader, numpy out), both taking 8 uniformly sampled frames. Also checks that both return
-the same frames (same indices, pixel difference).
+Generates ~10 s H.264 clips (30 fps, crf 23) with PyAV into a temporary folder and times
+``emollm_plugin.emobench.media.load_frames`` (what training, the ``emollm`` lmms-eval model,
+``emollm serve`` and the teachers call; 8 frames as RGB PIL images) on the same clip twice per
+round: once with the frame cache off (``EMOLLM_FRAME_CACHE=off``: decord decodes) and once with
+it on and already filled (a hit: one ``.npy`` read). One untimed warm-up call per arm fills the
+cache and the page cache first; then the two arms alternate, in the opposite order each round, so
+both see the same machine load. Asserts the cached frames equal the decoded ones, pixel for
+pixel. The ratio is decoded time / cached time (medians); the last line prints it per resolution.
 
-Run: ``.venv/bin/python bench/video.py [--clips 2] [--repeats 5] [--seconds 10]``.
+Run: ``.venv/bin/python bench/video.py [--clips 2] [--repeats 7] [--seconds 10]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from emollm_plugin.emobench import frame_cache
 from emollm_plugin.emobench.media import load_frames
 from emollm_plugin.emobench.synth import write_video
 
@@ -44,68 +50,75 @@ def make_clip(width: int, height: int, seconds: float, fps: int, seed: int) -> n
     return clip
 
 
-def time_pair(first, second, repeats: int) -> tuple[float, object, float, object]:
-    """Median times of two readers, run alternately so both see the same machine load."""
-    times: tuple[list[float], list[float]] = ([], [])
-    results: list[object] = [None, None]
-    for _ in range(repeats):
-        for k, fn in enumerate((first, second)):
+def with_cache(folder: str, fn: Callable[[], object]) -> object:
+    """Run ``fn`` with ``$EMOLLM_FRAME_CACHE`` set to ``folder`` (``"off"`` to decode)."""
+    previous = os.environ.get(frame_cache.ENV_DIR)
+    os.environ[frame_cache.ENV_DIR] = folder
+    try:
+        return fn()
+    finally:
+        if previous is None:
+            os.environ.pop(frame_cache.ENV_DIR, None)
+        else:
+            os.environ[frame_cache.ENV_DIR] = previous
+
+
+def time_arms(arms: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, object]]:
+    """Median seconds per arm after one warm-up call each; the order of the arms flips every round."""
+    names = list(arms)
+    results = {name: arms[name]() for name in names}  # warm-up (fills the frame cache)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats):
+        for name in names if round_ % 2 == 0 else reversed(names):
             start = time.perf_counter()
-            results[k] = fn()
-            times[k].append(time.perf_counter() - start)
-    return statistics.median(times[0]), results[0], statistics.median(times[1]), results[1]
+            results[name] = arms[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=2, help="clips per resolution (2)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per clip and reader; median (5)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds per clip; medians (7)")
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length in seconds (10)")
     parser.add_argument("--fps", type=int, default=30, help="clip frame rate (30)")
     parser.add_argument("--frames", type=int, default=8, help="frames sampled per clip (8)")
     args = parser.parse_args()
 
-    from lmms_eval.models.model_utils.load_video import read_video
-
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        cache = str(Path(tmp) / "cache")
         for name, (width, height) in RESOLUTIONS.items():
             for i in range(args.clips):
                 path = Path(tmp) / f"{name}_{i}.mp4"
-                start = time.perf_counter()
-                clip = make_clip(width, height, args.seconds, args.fps, seed=i)
-                write_video(path, clip, fps=args.fps, crf=23, preset="veryfast", threads=0)
-                made = time.perf_counter() - start
-                ours_t, ours, theirs_t, theirs = time_pair(
-                    lambda p=path: load_frames(p, num_frames=args.frames),
-                    lambda p=path: read_video(str(p), num_frm=args.frames, backend="pyav"),
+                write_video(path, make_clip(width, height, args.seconds, args.fps, seed=i), fps=args.fps,
+                            crf=23, preset="veryfast", threads=0)
+                medians, results = time_arms(
+                    {
+                        "decoded": lambda p=path: with_cache("off", lambda: load_frames(p, args.frames)),
+                        "cached": lambda p=path: with_cache(cache, lambda: load_frames(p, args.frames)),
+                    },
                     args.repeats,
                 )
-                ours_arr = np.stack([np.asarray(f) for f in ours])
-                diff = (
-                    float(np.abs(ours_arr.astype(np.int16) - theirs.astype(np.int16)).mean())
-                    if ours_arr.shape == theirs.shape
-                    else float("nan")
-                )
-                rows.append((name, i, made, ours_t, len(ours), theirs_t, len(theirs), diff))
-                print(f"{name} clip {i}: encoded in {made:.1f} s", flush=True)
+                decoded = np.stack([np.asarray(f) for f in results["decoded"]])
+                cached = np.stack([np.asarray(f) for f in results["cached"]])
+                assert decoded.shape == cached.shape and np.array_equal(decoded, cached), "cached frames differ"
+                rows.append((name, i, medians["decoded"], medians["cached"], len(decoded), decoded.nbytes))
+                print(f"{name} clip {i}: done", flush=True)
+        entries, size = frame_cache.usage(Path(cache))
 
     print()
-    print(
-        f"{'clip':<10} {'shared sampler (decord)':>26} {'lmms-eval read_video (PyAV)':>30} {'ratio':>7} {'mean |diff|':>12}"
-    )
-    for name, i, _, ours_t, n_ours, theirs_t, n_theirs, diff in rows:
-        print(
-            f"{name} #{i:<5} {ours_t:>9.3f} s/clip {n_ours / ours_t:>7.1f} f/s "
-            f"{theirs_t:>11.3f} s/clip {n_theirs / theirs_t:>7.1f} f/s {ours_t / theirs_t:>7.2f} {diff:>12.2f}"
-        )
+    print(f"{'clip':<10} {'decoded (decord)':>18} {'cached (.npy)':>15} {'ratio':>7} {'entry':>9}")
+    for name, i, dec, cac, _, nbytes in rows:
+        print(f"{name} #{i:<5} {dec * 1e3:>13.1f} ms {cac * 1e3:>12.1f} ms {dec / cac:>7.1f} {nbytes / 1e6:>6.1f} MB")
+    print(f"cache: {entries} entries, {size / 1e6:.0f} MB on disk; frames identical to decoding in every clip")
+    ratios = {}
     for name in RESOLUTIONS:
-        ours = statistics.mean(r[3] for r in rows if r[0] == name)
-        theirs = statistics.mean(r[5] for r in rows if r[0] == name)
-        print(
-            f"{name} mean: shared sampler {ours:.3f} s/clip ({args.frames / ours:.1f} frames/s), "
-            f"read_video {theirs:.3f} s/clip ({args.frames / theirs:.1f} frames/s), ratio {ours / theirs:.2f}"
-        )
+        dec = statistics.median(r[2] for r in rows if r[0] == name)
+        cac = statistics.median(r[3] for r in rows if r[0] == name)
+        ratios[name] = dec / cac
+        print(f"{name}: decoded {dec * 1e3:.1f} ms/clip, cached {cac * 1e3:.1f} ms/clip ({args.frames} frames)")
+    print("cached/decoded speed-up per clip: " + ", ".join(f"{n} {r:.1f}x" for n, r in ratios.items()))
 
 
 if __name__ == "__main__":

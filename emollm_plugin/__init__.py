@@ -1,7 +1,9 @@
 """EmoLLM as a plugin for LLaVA (training), lmms-eval (evaluation) and DeepSpeed.
 
-Every entry point of the plugin (its train entry, its lmms-eval model, its CLI) calls
-:func:`register` for you; call it yourself when you build LLaVA models in your own code.
+Once installed, the plugin activates itself in every process that imports ``llava`` or
+``lmms_eval`` (``emollm_plugin.autoload``; ``EMOLLM_AUTOLOAD=0`` turns that off), so LLaVA's and
+lmms-eval's own commands know EmoLLM. Every entry point of the plugin calls :func:`register` too;
+call it yourself if you prefer explicit code, or with autoloading turned off.
 """
 
 from __future__ import annotations
@@ -23,13 +25,32 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from emollm_plugin.patches import apply_all
+    from emollm_plugin.patches import apply_all, check_all_versions
 
+    check_all_versions()  # refuse untested versions before anything is changed
     apply_all()
     from emollm_plugin.llava_glue.register import register_llava
 
     register_llava()
     _registered = True
+
+
+def activate_llava(module=None) -> bool:
+    """What the autoload hook runs once ``llava`` is imported: :func:`register`, version-gated.
+
+    On versions the patches were not tested with it leaves the process untouched and says so in
+    one line (``register()`` itself raises the full error), rather than breaking ``import llava``.
+    """
+    import sys
+
+    from emollm_plugin.patches._versions import UntestedVersionError
+
+    try:
+        register()
+    except UntestedVersionError as exc:
+        print(f"emollm-plugin: not activated ({exc})", file=sys.stderr)
+        return False
+    return True
 
 
 def offline_defaults() -> None:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from emollm_plugin.llava_glue.train import main
+from emollm_plugin import offline_defaults
+
+# Before anything imports transformers or huggingface_hub: both read the offline settings once, at import.
+offline_defaults()
+
+from emollm_plugin.llava_glue.train import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,22 @@ PATCHES: tuple[str, ...] = (
     "llava_train_mpt_attn_config",
     "trainer_save_checkpoint_metrics",
     "deepspeed_save_cuda_synchronize",
+    "trainer_cpu_deepspeed_comm",
+    "llava_builder_name_from_config",
+    "llava_train_evaluation_strategy",
 )
+
+
+def check_all_versions() -> None:
+    """Raise ``UntestedVersionError`` before anything is patched when any patch meets a version it was not
+    tested with, so a refused activation leaves the process exactly as it was (no half-applied set)."""
+    from ._versions import check_versions
+
+    for name in PATCHES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        tested = getattr(module, "TESTED", None)
+        if tested:
+            check_versions(module.__name__, tested)
 
 
 def apply_all() -> dict[str, bool]:

@@ -20,18 +20,20 @@
 #       (mlp2x_gelu) checkpoint such as liuhaotian/llava-v1.5-7b, whose projector the train entry turns
 #       into MVP warm-started from it (set PROJECTOR= then)
 #   VISION [openai/clip-vit-large-patch14-336]
-#   PROJECTOR [checkpoints/emollm-mvp-7b-pretrain/mm_projector.bin]  from scripts/pretrain_mvp.sh (or a
+#   PROJECTOR [checkpoints/llava-v1.5-7b-emollm-mvp-pretrain/mm_projector.bin]  from scripts/pretrain_mvp.sh (or a
 #       released LLaVA-1.5 mlp2x_gelu mm_projector.bin: MVP warm-starts from it); set PROJECTOR= (empty)
 #       when MODEL is already a LLaVA or EmoLLM checkpoint, whose projector comes with it.
 #   EMOBENCH_DIR [data/emobench]      from `emollm data build` / `emollm data synth`
 #   DATA [$EMOBENCH_DIR/llava/train.json]  any LLaVA JSON, e.g. rationale data from `emollm emoprompt to-llava`
 #   IMAGE_FOLDER [$EMOBENCH_DIR]      root of the "image" paths in DATA; VIDEO_FOLDER [$IMAGE_FOLDER]
-#   OUT [checkpoints/emollm-mvp-7b]   output folder; rerunning resumes from its last checkpoint-*
+#   OUT [checkpoints/llava-v1.5-7b-emollm-mvp]   output folder; rerunning resumes from its last checkpoint-*
 #   NUM_GPUS [8]  PER_DEVICE_BATCH [16]  GLOBAL_BATCH [128]  LR [2e-5]  EPOCHS [1]  MAX_LENGTH [4096]
 #   NUM_FRAMES [4]  MAX_FPS []  VISION_TOKENS [576] (visual tokens per image/frame, for the length check)
 #       A video is NUM_FRAMES x VISION_TOKENS tokens, and LLaVA cuts sequences to MAX_LENGTH after inserting
 #       them, silently dropping the answer of a longer sample; the script refuses settings that leave less
 #       than 256 text tokens. Vicuna-v1.5's context is 4096, so at most 6 frames of 576 tokens.
+#   VIDEO_POOL [1]  average-pool each video frame's tokens over VIDEO_POOL x VIDEO_POOL patches (--mm_video_pool;
+#       2: 576 -> 144 per frame, so NUM_FRAMES=16 fits 4096); images keep all tokens; saved in the checkpoint
 #   VERSION [emollm_v1]  (emollm_mistral / emollm_mpt for those bases; v1 for LLaVA's own template)
 #   MVP_TAU [0.5]  MVP_PERSPECTIVES [local,relational,global]  MVP_FUSION [gate]  MVP_GLOBAL_POOL [mean]
 #   MVP_GLOBAL_TOKENS [0]            must match the MVP options PROJECTOR / MODEL were trained with
@@ -51,12 +53,12 @@ set -euo pipefail
 
 MODEL=${MODEL:-lmsys/vicuna-7b-v1.5}
 VISION=${VISION:-openai/clip-vit-large-patch14-336}
-PROJECTOR=${PROJECTOR-checkpoints/emollm-mvp-7b-pretrain/mm_projector.bin}
+PROJECTOR=${PROJECTOR-checkpoints/llava-v1.5-7b-emollm-mvp-pretrain/mm_projector.bin}
 EMOBENCH_DIR=${EMOBENCH_DIR:-data/emobench}
 DATA=${DATA:-$EMOBENCH_DIR/llava/train.json}
 IMAGE_FOLDER=${IMAGE_FOLDER:-$EMOBENCH_DIR}
 VIDEO_FOLDER=${VIDEO_FOLDER:-$IMAGE_FOLDER}
-OUT=${OUT:-checkpoints/emollm-mvp-7b}
+OUT=${OUT:-checkpoints/llava-v1.5-7b-emollm-mvp}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-16}
 GLOBAL_BATCH=${GLOBAL_BATCH:-128}
 LR=${LR:-2e-5}
@@ -65,6 +67,7 @@ MAX_LENGTH=${MAX_LENGTH:-4096}
 NUM_FRAMES=${NUM_FRAMES:-4}
 MAX_FPS=${MAX_FPS:-}
 VISION_TOKENS=${VISION_TOKENS:-576}
+VIDEO_POOL=${VIDEO_POOL:-1}
 VERSION=${VERSION:-emollm_v1}
 EMOPROMPT_K=${EMOPROMPT_K:-0}
 EXEMPLARS=${EXEMPLARS:-}
@@ -90,9 +93,12 @@ fi
 set_grad_accumulation
 # LLaVA cuts every sequence to MAX_LENGTH *after* inserting the visual tokens, so a video longer than
 # that loses its answer and is masked out of the loss without a word: refuse such settings.
-visual=$((NUM_FRAMES * VISION_TOKENS))
+((VIDEO_POOL >= 1)) || die "VIDEO_POOL=$VIDEO_POOL must be >= 1 (1 = no pooling)"
+side=0; while (((side + 1) * (side + 1) <= VISION_TOKENS)); do side=$((side + 1)); done  # patch grid side
+per_frame=$(( VIDEO_POOL > 1 ? ((side + VIDEO_POOL - 1) / VIDEO_POOL) ** 2 : VISION_TOKENS ))  # as --mm_video_pool
+visual=$((NUM_FRAMES * per_frame))
 ((visual + 256 <= MAX_LENGTH)) ||
-  die "NUM_FRAMES=$NUM_FRAMES x VISION_TOKENS=$VISION_TOKENS = $visual visual tokens leave < 256 text tokens in MAX_LENGTH=$MAX_LENGTH; lower NUM_FRAMES or raise MAX_LENGTH (up to the LLM's context)"
+  die "NUM_FRAMES=$NUM_FRAMES x $per_frame tokens per frame (VISION_TOKENS=$VISION_TOKENS, VIDEO_POOL=$VIDEO_POOL) = $visual visual tokens leave < 256 text tokens in MAX_LENGTH=$MAX_LENGTH; lower NUM_FRAMES, set VIDEO_POOL=2, or raise MAX_LENGTH (up to the LLM's context)"
 
 args=(
   --deepspeed "$DS_CONFIG"
@@ -102,6 +108,7 @@ args=(
   --image_folder "$IMAGE_FOLDER"
   --video_folder "$VIDEO_FOLDER"
   --num_frames "$NUM_FRAMES"
+  --mm_video_pool "$VIDEO_POOL"
   --vision_tower "$VISION"
   "${MVP_FLAGS[@]}"
   --mm_vision_select_layer -2

@@ -15,7 +15,7 @@
 #
 # Variables (environment; defaults in brackets): every variable of scripts/finetune.sh, with these
 # defaults changed or added:
-#   OUT [checkpoints/emollm-mvp-7b-lora]  MERGED [$OUT-merged]  MERGE [1] (0 = keep the adapters only)
+#   OUT [checkpoints/llava-v1.5-7b-emollm-mvp-lora]  MERGED [$OUT-merged]  MERGE [1] (0 = keep the adapters only)
 #   LR [2e-4]  PROJECTOR_LR [2e-5]  LORA_R [128]  LORA_ALPHA [256]  MERGE_DTYPE [float16]
 #   PY [.venv/bin/python]             runs scripts/merge_lora.py
 # Extra arguments go to the train command (see scripts/finetune.sh).
@@ -26,7 +26,7 @@ set -euo pipefail
 
 PY=${PY:-.venv/bin/python}
 MODEL=${MODEL:-lmsys/vicuna-7b-v1.5}
-OUT=${OUT:-checkpoints/emollm-mvp-7b-lora}
+OUT=${OUT:-checkpoints/llava-v1.5-7b-emollm-mvp-lora}
 MERGED=${MERGED:-$OUT-merged}
 MERGE=${MERGE:-1}
 MERGE_DTYPE=${MERGE_DTYPE:-float16}

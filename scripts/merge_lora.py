@@ -8,8 +8,8 @@ merged model with the base's tokenizer, and then checks that the projector optio
 ``load_runner(OUT)``, ``emollm eval`` and LLaVA's own loader rebuild the same MVP projector.
 The folder is written under a temporary name and renamed at the end: OUT exists only when complete.
 
-    .venv/bin/python scripts/merge_lora.py --lora checkpoints/emollm-mvp-7b-lora \\
-        --base lmsys/vicuna-7b-v1.5 --out checkpoints/emollm-mvp-7b-lora-merged
+    .venv/bin/python scripts/merge_lora.py --lora checkpoints/llava-v1.5-7b-emollm-mvp-lora \\
+        --base lmsys/vicuna-7b-v1.5 --out checkpoints/llava-v1.5-7b-emollm-mvp-lora-merged
 """
 
 from __future__ import annotations

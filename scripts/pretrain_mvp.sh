@@ -22,7 +22,7 @@
 #   MODEL [lmsys/vicuna-7b-v1.5]  VISION [openai/clip-vit-large-patch14-336]
 #   DATA [data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json]  IMAGE_FOLDER [data/LLaVA-Pretrain/images]
 #       (liuhaotian/LLaVA-Pretrain on the Hugging Face hub)
-#   OUT [checkpoints/emollm-mvp-7b-pretrain]
+#   OUT [checkpoints/llava-v1.5-7b-emollm-mvp-pretrain]
 #   WARM_START []                      a LLaVA-1.5 mlp2x_gelu (or MVP) mm_projector.bin to start from
 #   NUM_GPUS [8]  PER_DEVICE_BATCH [32]  GLOBAL_BATCH [256]  LR [1e-3]  EPOCHS [1]  MAX_LENGTH [2048]
 #   VERSION [plain]
@@ -43,7 +43,7 @@ MODEL=${MODEL:-lmsys/vicuna-7b-v1.5}
 VISION=${VISION:-openai/clip-vit-large-patch14-336}
 DATA=${DATA:-data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json}
 IMAGE_FOLDER=${IMAGE_FOLDER:-data/LLaVA-Pretrain/images}
-OUT=${OUT:-checkpoints/emollm-mvp-7b-pretrain}
+OUT=${OUT:-checkpoints/llava-v1.5-7b-emollm-mvp-pretrain}
 WARM_START=${WARM_START:-}
 PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-32}
 GLOBAL_BATCH=${GLOBAL_BATCH:-256}

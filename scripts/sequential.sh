@@ -4,10 +4,11 @@
 # Stage 1: scripts/finetune.sh on general ("objective") visual instructions, LLaVA-1.5's 665K mix
 #          (llava_v1_5_mix665k.json, LLaVA's --version v1 template, max length 2048, grouped by
 #          modality because the mix holds text-only samples), from the base LLM and the pretrained MVP
-#          projector (scripts/pretrain_mvp.sh) -> OUT/stage1.
+#          projector (scripts/pretrain_mvp.sh) -> OUT/llava-stage1.
 # Stage 2: scripts/finetune.sh on EmoBench (--version emollm_v1, videos, optional EmoPrompt k),
-#          starting from OUT/stage1 (--model_name_or_path OUT/stage1, its MVP projector included)
-#          with the same MVP options -> OUT/stage2, the final model.
+#          starting from OUT/llava-stage1 (--model_name_or_path OUT/llava-stage1, its MVP projector included)
+#          with the same MVP options -> OUT/llava-stage2, the final model.
+# Every folder name contains "llava", LLaVA's convention: its own loader and tools read that name.
 # A finished stage is not trained again, so rerunning after an interruption resumes where it stopped.
 #
 # Hardware for a 7B model (Vicuna-7B-v1.5 + CLIP ViT-L/14-336):
@@ -18,7 +19,7 @@
 #
 # Variables (environment; defaults in brackets): every variable of scripts/finetune.sh (MODEL, VISION,
 # PROJECTOR, NUM_GPUS, PER_DEVICE_BATCH, MVP_*, DS_CONFIG, ...) applies to both stages, except:
-#   OUT [checkpoints/emollm-mvp-7b-sequential]        stages in OUT/stage1 and OUT/stage2
+#   OUT [checkpoints/llava-v1.5-7b-emollm-mvp-sequential]        stages in OUT/llava-stage1 and OUT/llava-stage2
 #   STAGE1_DATA [data/llava/llava_v1_5_mix665k.json]   STAGE1_IMAGES [data/llava] (holding coco/, gqa/,
 #       ocr_vqa/, textvqa/, vg/ as LLaVA-1.5's README lays them out)
 #   STAGE1_VERSION [v1]  STAGE1_MAX_LENGTH [2048]  STAGE1_LR [2e-5]  STAGE2_LR [2e-5]
@@ -32,7 +33,7 @@
 #     PROJECTOR=ckpt/pretrain/mm_projector.bin scripts/sequential.sh
 set -euo pipefail
 
-OUT=${OUT:-checkpoints/emollm-mvp-7b-sequential}
+OUT=${OUT:-checkpoints/llava-v1.5-7b-emollm-mvp-sequential}
 STAGE1_DATA=${STAGE1_DATA:-data/llava/llava_v1_5_mix665k.json}
 STAGE1_IMAGES=${STAGE1_IMAGES:-data/llava}
 STAGE1_VERSION=${STAGE1_VERSION:-v1}
@@ -42,8 +43,8 @@ STAGE2_LR=${STAGE2_LR:-2e-5}
 EMOBENCH_DIR=${EMOBENCH_DIR:-data/emobench}
 DATA=${DATA:-$EMOBENCH_DIR/llava/train.json}
 here=$(dirname "$0")
-stage1=$OUT/stage1
-stage2=$OUT/stage2
+stage1=$OUT/llava-stage1
+stage2=$OUT/llava-stage2
 
 echo "sequential.sh: stage 1 (objective instructions: $STAGE1_DATA) -> $stage1" >&2
 # The 665K mix holds no videos (images and text-only chats), hence one "frame" for the length check;

@@ -36,6 +36,18 @@ fi
 echo "[setup] installing llava-torch 1.2.2.post1 without its pins"
 "${PIP[@]}" install -q --no-deps "llava-torch==1.2.2.post1"
 
+# Headless Chromium for the demo-page and report.html tests (tests/apps): Debian's packages, installed
+# only when missing and only as root; elsewhere the tests fail with the command to run.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing chromium and chromium-driver (apt) for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  else
+    echo "[setup] note: the browser tests need chromium: sudo apt-get install -y chromium chromium-driver"
+  fi
+fi
+
 echo "[setup] checking the environment"
 HF_HUB_OFFLINE=1 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
@@ -43,5 +55,7 @@ import emollm_plugin
 emollm_plugin.register()
 for name in ("torch", "transformers", "llava-torch", "lmms-eval", "deepspeed", "peft", "accelerate", "timm", "decord"):
     print(f"  {name:<13} {md.version(name)}")
+import emollm_plugin.autoload as autoload  # installed at start-up by emollm_plugin-autoload.pth
+print(f"  {'autoload':<13} {'on: llava and lmms_eval know EmoLLM on import' if autoload.installed() else 'off'}")
 PY
 echo "[setup] done: .venv/bin/emollm --help"

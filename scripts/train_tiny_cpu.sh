@@ -43,7 +43,7 @@ MODEL=$WORK/tiny/llm VISION=$WORK/tiny/vision PROJECTOR='' EMOBENCH_DIR=$WORK/em
   WORKERS=0 VISION_TOKENS=16 MAX_LENGTH=512 STAGE1_MAX_LENGTH=512 STAGE1_LR=3e-3 STAGE2_LR=3e-3 \
   scripts/sequential.sh --use_cpu True --max_steps "$STEPS" --save_strategy no
 
-echo "== reload $WORK/run/stage2 and answer" >&2
+echo "== reload $WORK/run/llava-stage2 and answer" >&2
 "$PY" - "$WORK" <<'EOF'
 import json
 import sys
@@ -54,7 +54,7 @@ from emollm_plugin.llava_glue.inference import load_runner
 from emollm_plugin.mvp import MVPProjector
 
 work = Path(sys.argv[1])
-run = work / "run" / "stage2"
+run = work / "run" / "llava-stage2"
 config = json.loads((run / "config.json").read_text())
 assert config["mm_projector_type"] == "mvp" and config["emollm_version"] == "emollm_v1", config
 steps = json.loads((run / "trainer_state.json").read_text())["global_step"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,14 @@ COLOUR_LABELS = {
     "sadness": (120, 120, 120),
     "surprise": (200, 20, 200),
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frame_cache_dir(tmp_path_factory) -> Path:
+    """The frame cache of every test and the processes it starts: a session folder, never ~/.cache."""
+    folder = tmp_path_factory.mktemp("frame_cache")
+    os.environ["EMOLLM_FRAME_CACHE"] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -91,30 +98,14 @@ def colour_data(tmp_path_factory) -> Path:
 
 
 def train_command(tiny: Path, data: Path, out: Path, *extra: str, steps: int = 3) -> list[str]:
-    """The plugin's train entry with LLaVA flags sized for the tiny model on CPU."""
-    return [
-        sys.executable, "-m", "emollm_plugin.train",
-        "--model_name_or_path", str(tiny / "llm"),
-        "--vision_tower", str(tiny / "vision"),
-        "--version", "emollm_v1",
-        "--data_path", str(data),
-        "--image_folder", str(data.parent),
-        "--mm_vision_select_layer", "-2",
-        "--mm_use_im_start_end", "False",
-        "--mm_use_im_patch_token", "False",
-        "--output_dir", str(out),
-        "--max_steps", str(steps),
-        "--per_device_train_batch_size", "4",
-        "--learning_rate", "3e-3",
-        "--model_max_length", "256",
-        "--logging_steps", "1",
-        "--save_strategy", "no",
-        "--report_to", "none",
-        "--use_cpu", "True",
-        "--dataloader_num_workers", "0",
-        "--lazy_preprocess", "True",
-        *extra,
-    ]
+    """The plugin's train entry with LLaVA flags sized for the tiny model on CPU (``extra`` wins)."""
+    from emollm_plugin.llava_glue.launch import train_argv
+
+    return train_argv(
+        model=tiny / "llm", vision_tower=tiny / "vision", data_path=data, image_folder=data.parent, output_dir=out,
+        projector=None, max_steps=steps, batch_size=4, learning_rate=3e-3, model_max_length=256, logging_steps=1,
+        extra=extra,
+    )
 
 
 def run_ok(command: list[str], timeout: int = 600, cwd: Path | None = None, env: dict | None = None) -> str:

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabulate import tabulate
+
+from emollm_plugin.apps.report_calibration import COMPARE_COLUMNS, compare_markdown, run_scores
+from emollm_plugin.emobench.scoring import percent
 from emollm_plugin.emobench.tasks import TASKS
 from emollm_plugin.lmms_glue.results import Run
 
@@ -32,6 +36,8 @@ class Row:
     baseline: str | None = None
     gain_points: float | None = None
     gain_relative: float | None = None
+    #: Calibration, open-vocabulary and judge scores (``report_calibration.run_scores``).
+    beyond: dict[str, float | None] = field(default_factory=dict)
 
 
 def unique_labels(runs: list[Run], labels: list[str] | None) -> list[str]:
@@ -86,6 +92,7 @@ def build_rows(runs: list[Run], labels: list[str], mapping: list[str] | None = N
             results_file=run.results_file,
             accuracies={task: run.tasks[task].accuracy if task in run.tasks else None for task in TASKS},
             mean=run.mean_accuracy,
+            beyond=run_scores(run),
         )
         for run, label in zip(runs, labels, strict=True)
     ]
@@ -101,10 +108,6 @@ def build_rows(runs: list[Run], labels: list[str], mapping: list[str] | None = N
     return rows
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
 def _signed(value: float | None, scale: float = 100.0, suffix: str = "") -> str:
     return "-" if value is None else f"{scale * value:+.1f}{suffix}"
 
@@ -116,8 +119,8 @@ def table_cells(rows: list[Row]) -> list[list[str]]:
     return [
         [
             row.label,
-            *(_pct(row.accuracies[t]) for t in TASKS),
-            _pct(row.mean),
+            *(percent(row.accuracies[t]) for t in TASKS),
+            percent(row.mean),
             _signed(row.gain_points),
             _signed(row.gain_relative, suffix="%"),
             row.baseline or "-",
@@ -127,8 +130,7 @@ def table_cells(rows: list[Row]) -> list[list[str]]:
 
 
 def to_markdown(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
-    lines += ["| " + " | ".join(cells) + " |" for cells in table_cells(rows)]
+    lines = tabulate(table_cells(rows), headers=HEADER, tablefmt="github", disable_numparse=True).splitlines()
     lines.append("")
     lines.append(
         "Accuracy in %; mean = arithmetic mean of the six sub-task accuracies; "
@@ -137,14 +139,15 @@ def to_markdown(rows: list[Row]) -> str:
     incomplete = [row.label for row in rows if row.mean is None]
     if incomplete:
         lines.append(f"No mean for {', '.join(incomplete)}: not all six sub-tasks were evaluated.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + compare_markdown([row.label for row in rows], [row.beyond for row in rows])
 
 
 def to_csv(rows: list[Row]) -> str:
     """Machine-readable: accuracies and gains as fractions, empty where missing."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", *TASKS, "mean", "gain_points", "gain_relative", "baseline", "results_file"])
+    beyond = [key for _, key, _ in COMPARE_COLUMNS]
+    writer.writerow(["model", *TASKS, "mean", "gain_points", "gain_relative", "baseline", "results_file", *beyond])
     for row in rows:
 
         def cell(value: float | None) -> str:
@@ -159,6 +162,7 @@ def to_csv(rows: list[Row]) -> str:
                 cell(row.gain_relative),
                 row.baseline or "",
                 str(row.results_file),
+                *(cell(row.beyond.get(key)) for key in beyond),
             ]
         )
     return buffer.getvalue()

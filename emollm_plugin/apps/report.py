@@ -3,8 +3,8 @@
 The per-task table shows what lmms-eval reported (accuracy is the paper's number; macro-F1, UAR
 and the unparsed share come from the tasks' aggregations). Per-class tables, confusion matrices
 and the per-source/modality breakdown are recomputed from the samples file with
-``scoring.score``, over the labels that occur as targets or answers, the same label rule the
-tasks use; the report says so when a recomputed accuracy disagrees with lmms-eval's.
+``scoring.score_samples``, the function the tasks aggregate with; the report says so when a
+recomputed accuracy disagrees with lmms-eval's.
 """
 
 from __future__ import annotations
@@ -12,52 +12,29 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from emollm_plugin.emobench.scoring import UNPARSED, score
+from tabulate import tabulate
+
+from emollm_plugin.apps.report_calibration import beyond_accuracy
+from emollm_plugin.apps.report_html import write_report_html
+from emollm_plugin.emobench.scoring import percent, score_samples
 from emollm_plugin.emobench.tasks import TASK_SPECS, TASKS
 from emollm_plugin.lmms_glue.results import Run, Sample, TaskRun, load_run
 
 
 def sample_scores(samples: list[Sample], strict: bool = False) -> dict:
-    """``scoring.score`` over samples; labels = sorted targets and parsed answers seen."""
-    parsed = [s.parsed_strict if strict else s.parsed for s in samples]
-    targets = [s.target for s in samples]
-    labels = sorted(set(targets) | {p for p in parsed if p is not None and p != UNPARSED})
-    return score(parsed, targets, labels)
+    """``scoring.score_samples`` over a samples file's readings (the path the tasks aggregate by)."""
+    return score_samples(
+        [{"target": s.target, "parsed": s.parsed, "parsed_strict": s.parsed_strict} for s in samples], strict=strict
+    )
 
 
 def per_class_rows(scores: dict) -> list[dict]:
-    """One row per label: support, recall, precision and F1 from the confusion matrix."""
-    labels = scores["confusion"]["labels"]
-    matrix = scores["confusion"]["matrix"]
-    rows = []
-    for i, label in enumerate(labels):
-        support = sum(matrix[i])
-        correct = matrix[i][i]
-        predicted = sum(row[i] for row in matrix)
-        recall = correct / support if support else None
-        precision = correct / predicted if predicted else None
-        f1 = 2 * correct / (support + predicted) if support + predicted else None
-        rows.append(
-            {
-                "label": label,
-                "support": support,
-                "predicted": predicted,
-                "recall": recall,
-                "precision": precision,
-                "f1": f1,
-            }
-        )
-    return rows
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
+    """One row per label: support, answers naming it, recall, precision and F1 (scikit-learn's, in ``score``)."""
+    return [{"label": label, **values} for label, values in scores["per_class"].items()]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return tabulate(rows, headers=header, tablefmt="github", disable_numparse=True).splitlines()
 
 
 def breakdown_rows(task: TaskRun) -> list[list[str]]:
@@ -66,7 +43,7 @@ def breakdown_rows(task: TaskRun) -> list[list[str]]:
     for sample in task.samples:
         groups[(sample.source or "?", sample.modality or "?")].append(sample)
     return [
-        [task.name, source, modality, str(len(items)), _pct(sum(s.correct for s in items) / len(items))]
+        [task.name, source, modality, str(len(items)), percent(sum(s.correct for s in items) / len(items))]
         for (source, modality), items in sorted(groups.items())
     ]
 
@@ -130,7 +107,7 @@ def plot_confusion(task: str, scores: dict, path: Path) -> Path:
                     fontsize=7,
                     color="white" if share[i, j] > 0.6 else "black",
                 )
-    ax.set_title(f"{task}: accuracy {_pct(scores['accuracy'])}%")
+    ax.set_title(f"{task}: accuracy {percent(scores['accuracy'])}%")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -166,10 +143,10 @@ def render(
                 task,
                 TASK_SPECS[task].title,
                 str(result.n),
-                _pct(m.get("accuracy")),
-                _pct(m.get("macro_f1")),
-                _pct(m.get("uar")),
-                _pct(m.get("unparsed_rate")),
+                percent(m.get("accuracy")),
+                percent(m.get("macro_f1")),
+                percent(m.get("uar")),
+                percent(m.get("unparsed_rate")),
             ]
         )
     mean = run.mean_accuracy
@@ -178,7 +155,7 @@ def render(
             "**mean**",
             "mean of the six accuracies (paper's score)",
             "",
-            f"**{_pct(mean)}**" if mean is not None else "- (incomplete)",
+            f"**{percent(mean)}**" if mean is not None else "- (incomplete)",
             "",
             "",
             "",
@@ -188,7 +165,7 @@ def render(
     if "bars" in plots:
         lines += ["", f"![per-task metrics]({plots['bars'].relative_to(out).as_posix()})"]
     mismatches = [
-        f"{task}: samples give {_pct(scores[task]['accuracy'])}, lmms-eval reported {_pct(run.tasks[task].accuracy)}"
+        f"{task}: samples give {percent(scores[task]['accuracy'])}, lmms-eval reported {percent(run.tasks[task].accuracy)}"
         for task in scores
         if run.tasks[task].accuracy is not None
         and abs(scores[task]["accuracy"] - run.tasks[task].accuracy) > 1e-9
@@ -209,13 +186,13 @@ def render(
             [
                 [
                     "lexicon-mapped (synonyms such as 'happy' count as joy)",
-                    _pct(m.get("accuracy")),
-                    _pct(m.get("unparsed_rate")),
+                    percent(m.get("accuracy")),
+                    percent(m.get("unparsed_rate")),
                 ],
                 [
                     "strict (the label word itself)",
-                    _pct(m.get("strict_acc", strict.get("emo_o", {}).get("accuracy"))),
-                    _pct(strict.get("emo_o", {}).get("unparsed_rate")),
+                    percent(m.get("strict_acc", strict.get("emo_o", {}).get("accuracy"))),
+                    percent(strict.get("emo_o", {}).get("unparsed_rate")),
                 ],
             ],
         )
@@ -237,9 +214,9 @@ def render(
                     r["label"],
                     str(r["support"]),
                     str(r["predicted"]),
-                    _pct(r["recall"]),
-                    _pct(r["precision"]),
-                    _pct(r["f1"]),
+                    percent(r["recall"]),
+                    percent(r["precision"]),
+                    percent(r["f1"]),
                 ]
                 for r in per_class_rows(scores[task])
             ],
@@ -269,5 +246,5 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> dict[str
     for task, task_scores in scores.items():
         plots[task] = plot_confusion(task, task_scores, out / f"confusion_{task}.png")
     report = out / "report.md"
-    report.write_text(render(run, scores, strict, plots, out), encoding="utf-8")
-    return {"report": report, **plots}
+    report.write_text(render(run, scores, strict, plots, out) + beyond_accuracy(run, out, plots), encoding="utf-8")
+    return {"report": report, "html": write_report_html(run, plots, out), **plots}

@@ -23,7 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("emollm_plugin.cli.eval", "Run EmoBench through lmms-eval and print the table."),
     "report": ("emollm_plugin.cli.report", "Markdown report and plots from an lmms-eval run folder."),
     "compare": ("emollm_plugin.cli.compare", "Paper-style table over several lmms-eval runs."),
-    "serve": ("emollm_plugin.cli.serve", "OpenAI-compatible chat endpoint over an EmoLLM checkpoint."),
+    "judge": ("emollm_plugin.cli.judge", "Recognition and reasoning scores of a run from an OpenAI-compatible judge, cached."),
+    "predict": ("emollm_plugin.cli.predict", "Answer and label your own images and videos with a checkpoint."),
+    "serve": ("emollm_plugin.cli.serve", "OpenAI-compatible chat server and demo page over an EmoLLM checkpoint."),
     "ablate": ("emollm_plugin.cli.ablate", "Sweep tau, k, training order and MVP on/off; one table per sweep."),
 }
 

@@ -13,6 +13,17 @@ source's files), train|test/<task>.jsonl (per-task views; lmms-eval reads test/)
 (LLaVA training JSON) and summary.json. Media paths are relative to OUT."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts that must be at least 1 (0 frames would fail every video)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _LAYOUT
@@ -38,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed (0)")
     synth.add_argument("--frames", type=int, default=8, metavar="F", help="frames per video (8)")
     synth.add_argument("--size", type=int, default=32, metavar="PX", help="image/frame side in pixels (32)")
+    synth.add_argument(
+        "--difficulty",
+        choices=("easy", "hard"),
+        default="easy",
+        help="easy (default): colour and shape/motion each name the label; hard: labels follow rules over "
+        "combinations of colour family, shape or motion, size and text words, with distractors and "
+        "more noise (see emollm_plugin/emobench/synth.py)",
+    )
 
     build = verbs.add_parser(
         "build",
@@ -49,7 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         epilog=_LAYOUT,
     )
     build.add_argument("--source", required=True, help="adapter name (see `emollm data sources`)")
-    build.add_argument("--root", required=True, type=Path, help="folder holding the source's files")
+    build.add_argument(
+        "--root", required=True, type=Path,
+        help="the folder the release was unpacked into, or any folder up to 4 levels above it",
+    )
+    build.add_argument(
+        "--media-root", type=Path,
+        help="folder holding the images/clips when they are not under --root (media paths become relative to it)",
+    )
     build.add_argument("--out", required=True, type=Path, help="EmoBench folder to write into")
     build.add_argument(
         "--check-media",
@@ -58,7 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per-sample media check: exists (default, fast), decode (slow, thorough), none",
     )
     build.add_argument(
-        "--num-frames", type=int, default=8, help="frames decoded per video with --check-media decode"
+        "--num-frames", type=positive_int, default=8, help="frames decoded per video with --check-media decode"
+    )
+    build.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N",
+        help="processes decoding media with --check-media decode (1); same records and skips whatever N",
     )
     build.add_argument(
         "--fresh", action="store_true", help="discard earlier progress and rebuild this source"
@@ -74,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     validate.add_argument("path", type=Path, help="an EmoBench folder or one .jsonl records file")
     validate.add_argument("--strict", action="store_true", help="exit 1 when anything is wrong")
-    validate.add_argument("--num-frames", type=int, default=8, help="frames decoded per video (8)")
+    validate.add_argument("--num-frames", type=positive_int, default=8, help="frames decoded per video (8)")
     validate.add_argument(
         "--quarantine",
         type=Path,
@@ -89,7 +119,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="folder media paths are relative to (default: the EmoBench folder holding the records)",
     )
+    validate.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N",
+        help="processes checking media files (1); the same report whatever N",
+    )
     validate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    frames = verbs.add_parser(
+        "frames",
+        help="decode every video of an EmoBench folder into the frame cache ahead of training",
+        description="Fill the frame cache (${EMOLLM_FRAME_CACHE}, default ~/.cache/emollm/frames; "
+        "EMOLLM_FRAME_CACHE=off turns it off) with the frames training and evaluation will ask for, "
+        "so no epoch, arm or evaluation decodes a clip again. Resumable: clips already cached are "
+        "skipped. Use the --num-frames/--max-fps of the training run (entries are per option).",
+    )
+    frames.add_argument("--emobench-dir", required=True, type=Path, help="EmoBench folder (or one .jsonl)")
+    frames.add_argument("--num-frames", type=positive_int, default=8, help="frames sampled per video (8)")
+    frames.add_argument("--max-fps", type=float, default=None, help="cap on sampled frames per second")
+    frames.add_argument("--workers", type=positive_int, default=1, metavar="N", help="decoding processes (1)")
+    frames.add_argument(
+        "--media-root", type=Path, help="folder media paths are relative to (default: the EmoBench folder)"
+    )
+    frames.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     views = verbs.add_parser(
         "views",
@@ -99,15 +150,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     views.add_argument("out", type=Path, help="EmoBench folder")
 
-    verbs.add_parser(
+    sources = verbs.add_parser(
         "sources",
-        help="list the registered source adapters",
-        description="List the source adapters `emollm data build --source` accepts.",
+        help="list the source adapters, or say which recognise a folder",
+        description="List the source adapters `emollm data build --source` accepts; with --root, say which "
+        "releases sit under that folder and the command that builds each.",
     )
+    sources.add_argument("--root", type=Path, help="a folder to search for known releases (4 levels deep)")
 
 
 def run(args: argparse.Namespace) -> int:
-    handlers = {"synth": _synth, "build": _build, "validate": _validate, "views": _views, "sources": _sources}
+    handlers = {"synth": _synth, "build": _build, "validate": _validate, "views": _views, "sources": _sources,
+                "frames": _frames}
     try:
         return handlers[args.verb](args)
     except KeyboardInterrupt:
@@ -127,6 +181,7 @@ def _synth(args: argparse.Namespace) -> int:
             seed=args.seed,
             frames=args.frames,
             size=args.size,
+            difficulty=args.difficulty,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,8 +199,10 @@ def _build(args: argparse.Namespace) -> int:
             args.source,
             args.root,
             args.out,
+            media_root=args.media_root,
             check_media=args.check_media,
             num_frames=args.num_frames,
+            workers=args.workers,
             fresh=args.fresh,
             progress=not args.no_progress,
         )
@@ -170,6 +227,7 @@ def _validate(args: argparse.Namespace) -> int:
             check_media=not args.no_decode,
             media_root=args.media_root,
             progress=not args.no_progress,
+            workers=args.workers,
         )
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -180,6 +238,32 @@ def _validate(args: argparse.Namespace) -> int:
     elif not report.ok:
         print("use --quarantine FILE to save the list of bad records")
     return 1 if args.strict and not report.ok else 0
+
+
+def _frames(args: argparse.Namespace) -> int:
+    from emollm_plugin.emobench import frame_cache
+
+    try:
+        paths = frame_cache.video_paths(args.emobench_dir, args.media_root)
+        report = frame_cache.fill(
+            paths, num_frames=args.num_frames, max_fps=args.max_fps, workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for problem in report.problems[:50]:
+        print(f"bad video: {problem}")
+    cap = frame_cache.max_bytes()
+    print(
+        f"{report.clips} videos: {report.cached} already cached, {report.decoded} decoded now, "
+        f"{len(report.problems)} unreadable; {report.entry_bytes / 2**30:.2f} GiB of frames in "
+        f"{frame_cache.cache_dir()} (cap {cap / 2**30:.0f} GiB, ${frame_cache.ENV_MAX})"
+    )
+    if report.entry_bytes > cap:
+        print(f"warning: these frames exceed the cache cap; raise ${frame_cache.ENV_MAX} above "
+              f"{report.entry_bytes / 2**30:.0f}G or each epoch decodes clips again")
+    return 1 if report.problems else 0
 
 
 def _views(args: argparse.Namespace) -> int:
@@ -203,6 +287,8 @@ def _sources(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if args.root is not None:
+        return _detect(args.root)
     names = available_sources()
     if not names:
         print("no source adapters are registered")
@@ -213,4 +299,21 @@ def _sources(args: argparse.Namespace) -> int:
         print(
             f"{name:<{width}}  tasks: {', '.join(adapter.tasks)}  modalities: {', '.join(adapter.modalities)}"
         )
+    return 0
+
+
+def _detect(root: Path) -> int:
+    from emollm_plugin.emobench.sources import detect_sources
+
+    try:
+        found = detect_sources(root)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not found:
+        print(f"no known release under {root}; see docs/sources.md for each dataset's layout")
+        return 1
+    for detection in found:
+        print(f"{detection.source}: {detection.folder}")
+        print(f"  emollm data build --source {detection.source} --root {root} --out OUT")
     return 0

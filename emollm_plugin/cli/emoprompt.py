@@ -93,7 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     api.add_argument("--api-key-env", default="OPENAI_API_KEY",
                      help="NAME of the environment variable holding the key ('' for none)")
     api.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
-    api.add_argument("--max-retries", type=int, default=5, help="retries on timeouts, 429 and 5xx (default 5)")
+    api.add_argument("--max-retries", type=int, default=5,
+                     help="retries on timeouts, connection errors, 408/409/429 (after Retry-After) and 5xx (default 5)")
     api.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
     api.add_argument("--max-image-side", type=int, default=1024,
                      help="downscale images/frames to this longest side before sending (default 1024)")
@@ -129,7 +130,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the progress bar
+    for name in ("httpx", "httpx2"):  # the openai client's transport: one line per request drowns the bar
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return {"generate": _generate, "to-llava": _to_llava, "exemplars": _exemplars}[args.verb](args)
     except (RecordError, ValueError, FileNotFoundError) as exc:

@@ -15,11 +15,15 @@ from emollm_plugin.lmms_glue.evaluate import (
     ENV_DIR,
     ENV_EXEMPLARS,
     ENV_K,
+    UNREADABLE_ANSWERS,
     EvalSetupError,
     build_command,
     build_env,
+    check_accounting,
+    check_answers,
     check_data,
     check_run,
+    count_test_records,
     data_dir,
     exemplar_settings,
     expand_tasks,
@@ -34,14 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = (
         "Run EmoBench through lmms-eval (a subprocess, offline) and print accuracy per sub-task and\n"
-        "their mean. Exits non-zero when lmms-eval wrote no results, a task is missing, or all of a\n"
-        "task's answers are empty or unreadable (lmms-eval itself exits 0 in those cases)."
+        "their mean. Every record of test/<task>.jsonl is scored or counted as missing (media missing or\n"
+        "unreadable). Exit 1 when lmms-eval wrote no results, a task is missing, its answers are all empty,\n"
+        "or a record was not scored (unless --allow-partial); exit 3 when the run is whole but all of a\n"
+        "task's answers are unreadable (lmms-eval itself exits 0 in all these cases)."
     )
     parser.epilog = (
         "examples:\n"
         "  emollm eval --model emollm --model_args pretrained=ckpt/emollm --emobench-dir data/emobench\n"
         "  emollm eval --model llava_hf --model_args pretrained=PATH,device_map=cpu --device cpu --limit 20\n"
         "  emollm eval ... --k 2 --exemplars runs/emoprompt/exemplars.json --max-new-tokens 256\n"
+        "  emollm eval ... --num-processes 8   (data-parallel, one process per GPU, via accelerate launch)\n"
+        "  emollm eval ... --tasks emobench_ll   (score every option: ECE, Brier, AUROC, accuracy at coverage)\n"
         "  emollm eval ... -- --seed 1,1,1,1   (arguments after -- go to lmms-eval unchanged)"
     )
     parser.add_argument(
@@ -57,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tasks",
         default=GROUP,
-        help="'emobench' (all six) or a comma list such as emobench_hate,emobench_emo_c",
+        help="'emobench' (all six), 'emobench_ll' (their log-likelihood variants: calibration) or a comma "
+        "list such as emobench_hate,emobench_emo_c_ll",
     )
     parser.add_argument(
         "--emobench-dir", help=f"EmoBench folder holding test/<task>.jsonl (default: ${ENV_DIR})"
@@ -75,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=1, help="lmms-eval --batch_size (default 1)")
     parser.add_argument(
+        "--num-processes",
+        type=int,
+        default=1,
+        help="processes evaluating in parallel, each on its own share of the samples (one per GPU; "
+        "`accelerate launch`); default 1",
+    )
+    parser.add_argument(
         "--k", type=int, help=f"EmoPrompt exemplars per question (default ${ENV_K} or 0 = off)"
     )
     parser.add_argument(
@@ -88,6 +104,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="lmms-eval --device, e.g. cpu or cuda:0")
     parser.add_argument("--verbosity", default="INFO", help="lmms-eval log level (default INFO)")
     parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept a run that could not score every record of test/<task>.jsonl (media missing or "
+        "unreadable, malformed lines); the table then says PARTIAL. Without it such a run exits 1",
+    )
+    parser.add_argument(
         "lmms_eval_args", nargs=argparse.REMAINDER, help="after --: extra arguments passed to lmms-eval"
     )
 
@@ -97,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         tasks = expand_tasks(args.tasks)
         folder = data_dir(args.emobench_dir)
         check_data(folder, tasks)
+        lines = count_test_records(folder, tasks)  # every one must be scored or counted as missing
         k, exemplars = exemplar_settings(args.k, args.exemplars)
         if args.lmms_eval_args and args.lmms_eval_args[0] != "--":
             raise EvalSetupError(
@@ -117,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         "k": k,
         "exemplars": str(exemplars) if exemplars else None,
         "limit": args.limit,
+        "allow_partial": args.allow_partial,
+        "num_processes": args.num_processes,
         "command": command,
         "started": datetime.now().isoformat(timespec="seconds"),
     }
@@ -141,12 +166,26 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print()
-    print(format_table(result, tasks))
     problems = check_run(result, tasks)
+    unscored = check_accounting(result, tasks, lines, args.limit)
+    partial = [f"--limit {args.limit}: at most {args.limit} records per task"] if args.limit is not None else []
+    if unscored and args.allow_partial:
+        partial.append("records not scored (--allow-partial): see the 'missing' column and the lines below")
+    print()
+    print(format_table(result, tasks, partial="; ".join(partial) or None))
     for problem in problems:
+        print(f"emollm eval: error: {problem}", file=sys.stderr)
+    for problem in unscored:
+        if args.allow_partial:
+            print(f"emollm eval: partial: {problem}", file=sys.stderr)
+        else:
+            print(f"emollm eval: error: {problem}; fix the data or pass --allow-partial", file=sys.stderr)
+    unreadable = check_answers(result, tasks)
+    for problem in unreadable:
         print(f"emollm eval: error: {problem}", file=sys.stderr)
     if returncode != 0:
         print(f"emollm eval: lmms-eval exited with code {returncode}", file=sys.stderr)
     print(f"\nemollm eval: results in {out}; `emollm report {out}` for per-class tables and plots")
-    return 1 if problems or returncode != 0 else 0
+    if problems or returncode != 0 or (unscored and not args.allow_partial):
+        return 1
+    return UNREADABLE_ANSWERS if unreadable else 0

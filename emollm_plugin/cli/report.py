@@ -19,8 +19,8 @@ def run(args: argparse.Namespace) -> int:
     except ResultsError as exc:
         print(f"emollm report: error: {exc}")
         return 1
-    print(f"emollm report: wrote {written['report']}")
+    print(f"emollm report: wrote {written['report']} and {written['html']}")
     for name, path in written.items():
-        if name != "report":
+        if name not in ("report", "html"):
             print(f"  plot {name}: {path}")
     return 0

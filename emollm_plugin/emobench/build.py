@@ -4,7 +4,8 @@ Layout of an EmoBench folder ``OUT`` (media paths in every file are relative to 
 
     OUT/records/<source>.jsonl   every record of one source (the source of truth); build writes
                                  OUT/records/<source>.jsonl.partial while it runs
-    OUT/media/<source>           a symlink to the source's --root (build), or the media itself
+    OUT/records/<source>.files.json  records and skips per metadata file, as the adapter read them
+    OUT/media/<source>           a symlink to the source's --root (or --media-root), or the media itself
                                  (synth writes OUT/media/synth/...); records say media/<source>/<rel>
     OUT/skipped/<source>.jsonl   samples the build could not use: {"key", "reason"}
     OUT/train/<task>.jsonl       all train-split records of one task over all sources
@@ -40,6 +41,7 @@ from typing import Any, Literal
 from tqdm import tqdm
 
 from emollm_plugin.emobench.records import Record, record_problems
+from emollm_plugin.emobench.records import llava_entry as llava_entry  # the emitter llava_entry_json mirrors
 from emollm_plugin.emobench.tasks import SPLITS, TASKS, answer_options
 
 RECORDS_DIR = "records"
@@ -48,6 +50,7 @@ SKIPPED_DIR = "skipped"
 LLAVA_DIR = "llava"
 SUMMARY_FILE = "summary.json"
 PARTIAL_SUFFIX = ".partial"
+FILES_SUFFIX = ".files.json"  # records/<source>.files.json: per-file counts of the adapter
 VIEW_DIRS = SPLITS  # train/, val/, test/
 MAX_LISTED = 50  # skipped samples / problems listed by name in summary.json (the rest are counted)
 
@@ -89,42 +92,33 @@ def media_path(root: str | Path, record: Record | dict) -> Path:
     return Path(root) / media
 
 
-def llava_entry(record: dict) -> dict:
-    """One LLaVA conversation for a record (a dict as stored in the JSONL files)."""
-    return {
-        "id": record["id"],
-        record["modality"]: record["media"],
-        "conversations": [
-            {"from": "human", "value": "<image>\n" + record["question"]},
-            {"from": "gpt", "value": record["answer"]},
-        ],
-        "task": record["task"],
-        "options": list(answer_options(record["task"], record.get("options") or [])),
-        "source": record["source"],
-    }
-
-
 # ----------------------------------------------------------------------------- views + summary
 
 
 def _read_store(path: Path, problems: list[str]) -> Iterator[tuple[dict, str]]:
-    """(record dict, its JSON line) for every valid line; bad lines go to ``problems``."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{path}:{lineno}: malformed JSON ({exc.msg})")
-                continue
-            issues = record_problems(data)
-            if issues:
-                rid = data.get("id", "?") if isinstance(data, dict) else "?"
-                problems.append(f"{path}:{lineno}: record {rid!r}: {'; '.join(issues)}")
-                continue
-            yield data, line
+    """(record dict, its JSON line) for every valid line; bad lines (bad JSON, not UTF-8) go to ``problems``."""
+    from emollm_plugin.emobench.jsonl import BadLine, iter_lines
+
+    for lineno, data in iter_lines(path):
+        if isinstance(data, BadLine):
+            problems.append(str(data))
+            continue
+        issues = record_problems(data)
+        if issues:
+            rid = data.get("id", "?") if isinstance(data, dict) else "?"
+            problems.append(f"{path}:{lineno}: record {rid!r}: {'; '.join(issues)}")
+            continue
+        yield data, json.dumps(data, ensure_ascii=False)
+
+
+def _read_file_counts(out: Path, source: str) -> dict:
+    """``{metadata file: {"records", "skipped"}}`` the adapter reported for ``source`` (empty if none)."""
+    path = out / RECORDS_DIR / f"{source}{FILES_SUFFIX}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _read_skipped(out: Path) -> dict[str, list[dict]]:
@@ -272,6 +266,10 @@ def write_views(out_dir: str | Path, *, quiet: bool = False) -> dict:
         raise
 
     tasks, sources, splits = _count_summary(counts)
+    for name, entry in sources.items():
+        files = _read_file_counts(out, name)
+        if files:
+            entry["files"] = files
     skipped = _read_skipped(out)
     summary = {
         "records": len(seen),
@@ -348,7 +346,11 @@ def format_summary(summary: dict, root: str | Path | None = None) -> str:
             f"{sp.get('test', 0):>6} {mo.get('image', 0):>6} {mo.get('video', 0):>6}  {labels}"
         )
     for name, entry in summary["sources"].items():
-        out.append(f"source {name}: {entry['records']} records")
+        files = "; ".join(
+            f"{file} {n.get('records', 0)}" + (f" ({n['skipped']} skipped)" if n.get("skipped") else "")
+            for file, n in entry.get("files", {}).items()
+        )
+        out.append(f"source {name}: {entry['records']} records" + (f", read from {files}" if files else ""))
     for name, entry in summary["skipped"].items():
         if entry["count"]:
             reasons = "; ".join(f"{n} x {reason}" for reason, n in list(entry["reasons"].items())[:5])
@@ -425,21 +427,88 @@ def unsafe_media_path(media: str) -> bool:
     return media.startswith(("/", "\\")) or ":" in media[:3] or ".." in media.replace("\\", "/").split("/")
 
 
-def _media_reason(root: Path, record: Record, check_media: CheckMedia, num_frames: int) -> str | None:
+def link_outside(root: Path, path: Path) -> Path | None:
+    """Where ``path`` really is when a symlink on the way takes it out of ``root`` (None when it stays inside).
+
+    Like a '..' path, a link out of the release would let a record point at any file on the machine.
+    """
+    real = Path(os.path.realpath(path))
+    return None if real.is_relative_to(os.path.realpath(root)) else real
+
+
+def _media_reason(
+    root: Path, record: Record, check_media: CheckMedia, num_frames: int, decoded: dict | None = None
+) -> str | None:
     if unsafe_media_path(record.media):
         return f"media path {record.media!r} must be relative to the source root, without '..'"
+    path = root / record.media
+    outside = link_outside(root, path)
+    if outside is not None:
+        return f"media path {record.media!r} is a link to {outside}, outside the source root; copy the file in"
     if check_media == "none":
         return None
-    path = root / record.media
     if check_media == "exists":
         try:
             size = path.stat().st_size
         except OSError:
             return f"media file {record.media} not found under {root}"
         return None if size > 0 else f"media file {record.media} is empty (zero bytes)"
+    if decoded is not None and (record.media, record.modality) in decoded:
+        result = decoded[record.media, record.modality]  # checked ahead by _decode_ahead's workers
+        if isinstance(result, Exception):
+            raise result  # the sample is skipped with it, as when decoded here
+        return result
     from emollm_plugin.emobench.media import media_problem
 
     return media_problem(path, record.modality, num_frames=num_frames)
+
+
+def _decode_ahead(
+    items: Iterator[Any], root: Path, num_frames: int, workers: int, done: set[str], decoded: dict
+) -> Iterator[Any]:
+    """The adapter's items, unchanged and in order, while ``workers`` processes decode the media of
+    the next ``8 * workers`` records; each result is in ``decoded[(media, modality)]`` before its
+    record is yielded. An adapter error is raised after the items it followed, as without workers.
+    """
+    from collections import deque
+
+    from emollm_plugin.emobench.media import decoder_threads, media_problem, process_pool
+
+    buffer: deque = deque()
+    pending: dict[tuple[str, str], Any] = {}
+    error: BaseException | None = None
+    exhausted = False
+    pool = process_pool(workers)
+    try:
+        while True:
+            while not exhausted and len(buffer) < 8 * workers:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    exhausted = True
+                    break
+                except Exception as exc:
+                    error, exhausted = exc, True
+                    break
+                buffer.append(item)
+                key = (getattr(item, "media", None), getattr(item, "modality", None))
+                if (isinstance(item, Record) and item.id not in done and not unsafe_media_path(item.media)
+                        and key not in pending and key not in decoded):
+                    pending[key] = pool.submit(
+                        media_problem, root / item.media, item.modality, num_frames, decoder_threads(workers)
+                    )
+            if not buffer:
+                break
+            item = buffer.popleft()
+            key = (getattr(item, "media", None), getattr(item, "modality", None))
+            if key in pending:
+                future = pending.pop(key)
+                decoded[key] = future.exception() or future.result()
+            yield item
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
 
 
 def _resolve_adapter(source: Any) -> Any:
@@ -465,6 +534,41 @@ def _skip_entry(item: Any) -> dict:
     return {"key": str(getattr(item, "key", "?")), "reason": str(reason)}
 
 
+#: Held in ``--out`` while a build writes there: two builds into one folder would interleave their records.
+LOCK_NAME = ".build.lock"
+
+
+def _one_build_per_out(build: Any) -> Any:
+    """Refuse a second ``build_source`` into the same ``out_dir`` while one runs (any process)."""
+    import functools
+
+    @functools.wraps(build)
+    def locked(source: Any, root: str | Path, out_dir: str | Path, *args: Any, **kwargs: Any) -> BuildResult:
+        from filelock import FileLock, Timeout
+
+        out = Path(out_dir)
+        created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(out / LOCK_NAME))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise BuildError(
+                f"{out} is being written by another `emollm data build` (it holds {out / LOCK_NAME}); wait for "
+                "it to finish, or build into another --out"
+            ) from None
+        try:
+            return build(source, root, out_dir, *args, **kwargs)
+        finally:
+            lock.release()
+            if created and [p.name for p in out.iterdir()] == [LOCK_NAME]:  # a build that wrote nothing
+                (out / LOCK_NAME).unlink(missing_ok=True)
+                out.rmdir()
+
+    return locked
+
+
+@_one_build_per_out
 def build_source(
     source: Any,
     root: str | Path,
@@ -476,18 +580,26 @@ def build_source(
     progress: bool = True,
     flush_every: int = 1000,
     views: bool = True,
+    media_root: str | Path | None = None,
+    workers: int = 1,
 ) -> BuildResult:
     """Turn one source's native release under ``root`` into ``OUT/records/<source>.jsonl``.
 
     ``source`` is a registered adapter name or an adapter object. ``check_media``: ``exists``
     (default, one stat per sample), ``decode`` (decode each file, slow) or ``none``. ``fresh``
-    discards earlier progress. Writes the views unless ``views=False``.
+    discards earlier progress. Writes the views unless ``views=False``. ``media_root`` is where
+    the media are when not under ``root``: the adapter looks for them there instead, media paths
+    are relative to it, and ``OUT/media/<source>`` links to it. ``workers`` > 1 runs
+    ``check_media="decode"`` in that many processes (same records and skips as one).
     """
     adapter = _resolve_adapter(source)
     name = adapter.name
     root = Path(root)
     out = Path(out_dir)
     _check_root(root, adapter)
+    base = root if media_root is None else Path(media_root)  # what the adapter's media paths are relative to
+    if not base.is_dir():
+        raise BuildError(f"--media-root {base} is not a folder; pass the folder that holds {name}'s media")
     store = out / RECORDS_DIR
     store.mkdir(parents=True, exist_ok=True)
     final = store / f"{name}.jsonl"
@@ -498,13 +610,16 @@ def build_source(
     if not partial.exists() and final.exists():
         shutil.copyfile(final, partial)
     done = _load_partial(partial) if partial.exists() else set()
-    _link_media(out, name, root)
+    _link_media(out, name, base)
 
     prefix = f"{MEDIA_DIR}/{name}/"
     skipped: list[dict] = []
     seen: set[str] = set()
     added = resumed = 0
-    iterator = iter(adapter.iter_samples(root))
+    iterator = iter(adapter.iter_samples(root) if media_root is None else adapter.iter_samples(root, base))
+    decoded: dict[tuple[str, str], str | None] = {}  # --check-media decode results of the workers
+    if check_media == "decode" and workers > 1:
+        iterator = _decode_ahead(iterator, base, num_frames, workers, done, decoded)
     bar = tqdm(desc=f"build {name}", unit=" samples", disable=not progress, dynamic_ncols=True)
     last_flush = time.monotonic()
     with partial.open("a", encoding="utf-8") as handle:
@@ -515,6 +630,8 @@ def build_source(
                 except StopIteration:
                     break
                 except Exception as exc:
+                    if isinstance(exc, FileNotFoundError) and not (added or resumed or skipped):
+                        raise BuildError(str(exc)) from exc  # a setup problem (media folder not found)
                     raise BuildError(
                         f"the {name} adapter stopped after {added + resumed + len(skipped)} samples: "
                         f"{type(exc).__name__}: {exc}. The {added + len(done)} records so far are kept "
@@ -543,7 +660,7 @@ def build_source(
                     data = item.to_dict()
                     issues = record_problems(data)
                     if not issues:
-                        reason = _media_reason(root, item, check_media, num_frames)
+                        reason = _media_reason(base, item, check_media, num_frames, decoded)
                         issues = [reason] if reason else []
                     if issues:
                         skipped.append({"key": key, "reason": "; ".join(issues)})
@@ -567,6 +684,10 @@ def build_source(
     _atomic_write_text(
         out / SKIPPED_DIR / f"{name}.jsonl",
         "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in skipped),
+    )
+    _atomic_write_text(
+        store / f"{name}{FILES_SUFFIX}",
+        json.dumps(getattr(adapter, "file_counts", None) or {}, indent=2, ensure_ascii=False) + "\n",
     )
     partial.replace(final)
     summary = write_views(out) if views else {}

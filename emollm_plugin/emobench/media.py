@@ -9,16 +9,37 @@ Sampling is uniform over the whole clip and includes the first and last frame, t
 as lmms-eval's ``read_video`` (``linspace(0, n - 1, k)`` rounded down), so a clip gives the same
 frames whichever side decodes it. A bad file raises :class:`MediaError` naming the file and the fix,
 so it is reported (or quarantined) instead of crashing a long job.
+
+Decoded frames are kept in the frame cache (:mod:`emollm_plugin.emobench.frame_cache`: on by
+default, ``EMOLLM_FRAME_CACHE=off`` turns it off), so a clip is decoded once for all epochs,
+arms, evaluations and teacher passes. :func:`map_in_processes` spreads media work (decode checks,
+filling the cache) over processes, results in input order.
 """
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 from PIL import Image, ImageFile
+from tqdm import tqdm
+
+from emollm_plugin.emobench import frame_cache
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Bump when :func:`sample_frame_indices` picks other frames: cached frames of the old sampler are then ignored.
+SAMPLER_VERSION = 1
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".m4v", ".mpg", ".mpeg")
@@ -40,17 +61,18 @@ def require_file(path: str | Path) -> Path:
     return path
 
 
-def media_problem(path: str | Path, modality: str, num_frames: int = 8) -> str | None:
+def media_problem(path: str | Path, modality: str, num_frames: int = 8, num_threads: int = 0) -> str | None:
     """``None`` when the file decodes as the given modality, else one line saying what is wrong.
 
     Images are decoded completely (a truncated file fails); videos are opened with decord and
-    ``num_frames`` frames are decoded with the same sampler training uses.
+    ``num_frames`` frames are decoded with the same sampler training uses (a frame-cache hit for
+    the file as it is now counts as decoded, and a decode fills the cache for training).
     """
     try:
         if modality == "image":
             load_image(path)
         elif modality == "video":
-            load_frames(path, num_frames=num_frames)
+            load_frame_array(path, num_frames=num_frames, num_threads=num_threads)
         else:
             return f"{path}: unknown modality {modality!r}; expected 'image' or 'video'"
     except MediaError as exc:
@@ -106,12 +128,63 @@ def load_frames(
     *,
     num_threads: int = 0,
 ) -> list[Image.Image]:
-    """Decode the sampled frames of one video as RGB PIL images (decord, CPU).
+    """The sampled frames of one video as RGB PIL images: from the frame cache, else decoded (decord, CPU).
 
     Raises :class:`MediaError` naming the file when it is missing, empty or not a decodable
     video. ``num_threads=0`` lets decord choose; data-loader workers should pass 1.
     """
+    return [Image.fromarray(frame) for frame in load_frame_array(path, num_frames, max_fps, num_threads=num_threads)]
+
+
+@functools.lru_cache(maxsize=1)
+def _decoder_version() -> str:
+    try:
+        return f"decord {metadata.version('decord')}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - decord is a hard dependency
+        return "decord ?"
+
+
+def frame_options(num_frames: int, max_fps: float | None) -> dict[str, object]:
+    """Everything that decides which frames a clip yields: the frame cache's key besides the file."""
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if max_fps is not None and max_fps <= 0:
+        raise ValueError(f"max_fps must be > 0, got {max_fps}")
+    return {
+        "num_frames": int(num_frames),
+        "max_fps": None if max_fps is None else float(max_fps),
+        "sampler": SAMPLER_VERSION,
+        "decoder": _decoder_version(),
+    }
+
+
+def load_frame_array(
+    path: str | Path,
+    num_frames: int = 8,
+    max_fps: float | None = None,
+    *,
+    num_threads: int = 0,
+    cache: bool = True,
+) -> np.ndarray:
+    """:func:`load_frames` as one ``uint8 [T, H, W, 3]`` array; ``cache=False`` always decodes."""
     path = require_file(path)
+    options = frame_options(num_frames, max_fps)
+    if cache:
+        cached = frame_cache.get(path, options)
+        if cached is not None:
+            return cached
+    frames = decode_frames(path, num_frames, max_fps, num_threads=num_threads)
+    if cache:
+        frame_cache.put(path, options, frames)
+    return frames
+
+
+def decode_frames(
+    path: str | Path, num_frames: int = 8, max_fps: float | None = None, *, num_threads: int = 0
+) -> np.ndarray:
+    """Decode the sampled frames of one video with decord (no cache): ``uint8 [T, H, W, 3]``."""
+    path = require_file(path)
+    frame_cache.log_decode(path)
     try:
         import decord
     except ImportError as exc:  # pragma: no cover - decord is a hard dependency
@@ -131,7 +204,68 @@ def load_frames(
             f"{path}: cannot decode video ({reason}); re-encode it "
             "(e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`) or remove its records"
         ) from exc
-    return [Image.fromarray(frame) for frame in batch]
+    return np.ascontiguousarray(batch, dtype=np.uint8)
+
+
+def decoder_threads(workers: int) -> int:
+    """decord threads per process when ``workers`` processes decode at once: 0 (decord's choice) for one,
+    else the cores shared out, so the processes do not fight over them."""
+    return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` processes started by forkserver where the platform has it, else spawn: never a
+    plain fork of a parent that may hold decoder threads or locks.
+
+    Each worker takes the caller's environment as it is now: a forkserver started earlier would
+    otherwise hand out its own, e.g. an older ``$EMOLLM_FRAME_CACHE``.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_adopt_environment, initargs=(dict(os.environ),)
+    )
+
+
+def _adopt_environment(environment: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(environment)
+
+
+def map_in_processes(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int = 1,
+    *,
+    desc: str | None = None,
+    unit: str = " files",
+    progress: bool = False,
+) -> list[R]:
+    """``[fn(item) for item in items]``, over ``workers`` processes when > 1, in input order.
+
+    ``fn`` must be picklable (a module-level function or a ``functools.partial`` of one). The
+    same list comes back whatever ``workers`` is; a progress bar counts finished items.
+    """
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    bar = tqdm(total=len(items), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
+    try:
+        if workers == 1 or len(items) <= 1:
+            results = []
+            for item in items:
+                results.append(fn(item))
+                bar.update(1)
+            return results
+        with process_pool(min(workers, len(items))) as pool:
+            return list(_counted(pool.map(fn, items), bar))
+    finally:
+        bar.close()
+
+
+def _counted(results: Iterable[R], bar: tqdm) -> Iterator[R]:
+    for result in results:
+        bar.update(1)
+        yield result
 
 
 @contextmanager

@@ -6,12 +6,12 @@ lmms-eval tasks consume them, EmoPrompt attaches rationales to their ids.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
+from emollm_plugin.emobench.jsonl import BadLine, iter_lines, write_jsonl
 from emollm_plugin.emobench.tasks import MODALITIES, SPLITS, TASKS, YES_NO, answer_options, get_task
 
 REQUIRED_FIELDS = ("id", "task", "modality", "media", "question", "answer", "source", "split")
@@ -136,21 +136,15 @@ def record_problems(data: object) -> list[str]:
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Record | RecordError]]:
     """Yield ``(line_number, record_or_error)`` for every non-empty line; never stops on a bad line."""
-    path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, RecordError(f"{path}:{lineno}: malformed JSON ({exc.msg}); fix or delete the line")
-                continue
-            try:
-                yield lineno, Record.from_dict(data)
-            except RecordError as exc:
-                rid = data.get("id", "?") if isinstance(data, dict) else "?"
-                yield lineno, RecordError(f"{path}:{lineno}: record {rid!r}: {exc}")
+    for lineno, data in iter_lines(path):
+        if isinstance(data, BadLine):
+            yield lineno, RecordError(str(data))
+            continue
+        try:
+            yield lineno, Record.from_dict(data)
+        except RecordError as exc:
+            rid = data.get("id", "?") if isinstance(data, dict) else "?"
+            yield lineno, RecordError(f"{path}:{lineno}: record {rid!r}: {exc}")
 
 
 def read_records(path: str | Path, strict: bool = True) -> list[Record]:
@@ -166,14 +160,30 @@ def read_records(path: str | Path, strict: bool = True) -> list[Record]:
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> int:
-    """Write records atomically (temp file + rename) and return how many were written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-            count += 1
-    tmp.replace(path)
-    return count
+    """Write records atomically (see :mod:`emollm_plugin.emobench.jsonl`) and return how many were written."""
+    return write_jsonl(path, (record.to_dict() for record in records))
+
+
+def llava_entry(
+    record: Record | dict, *, target: str | None = None, media: str | None = None, question: str | None = None
+) -> dict:
+    """One LLaVA training conversation for a record: the one emitter of LLaVA JSON.
+
+    ``{"id", "image" | "video": media, "conversations": [{"from": "human", "value": "<image>\\n" +
+    question}, {"from": "gpt", "value": target}], "task", "options", "source"}``. ``options`` is
+    the label set the answer is scored against (yes/no for the yes/no tasks). By default the
+    target is the answer, the media path and question the record's own; EmoPrompt passes a
+    rationale as target, a resolved media path and the question with its exemplars.
+    """
+    data = record.to_dict() if isinstance(record, Record) else record
+    return {
+        "id": data["id"],
+        data["modality"]: data["media"] if media is None else media,
+        "conversations": [
+            {"from": "human", "value": "<image>\n" + (data["question"] if question is None else question)},
+            {"from": "gpt", "value": data["answer"] if target is None else target},
+        ],
+        "task": data["task"],
+        "options": list(answer_options(data["task"], data.get("options") or [])),
+        "source": data["source"],
+    }

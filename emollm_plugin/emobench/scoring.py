@@ -10,6 +10,13 @@ tell (empty, a refusal, two different labels and no final answer line). The rule
 3. a refusal ("I cannot determine ...") is ``None``;
 4. otherwise the whole text must name exactly one label.
 
+The same rule holds for every task: an answer (or answer line) that names more than one label is
+``None`` unless a final answer line settles it. For yes/no tasks "yes" and "no" are labels when
+they stand as answers ("Yes and no", "no, yes", "Answer: yes, no" are ``None``), not when "no" is
+a determiner ("there is no sarcasm"). Asserting idioms that begin with a negation word ("no
+doubt", "without a doubt", "no wonder") are read as "certainly", so "No doubt it is hateful" is
+"yes", never "no".
+
 Labels are matched as whole words, case-, quote- and punctuation-insensitively, multi-word
 options ("ask for help") included. When no option is named, the explicit synonym
 :data:`LEXICON` is tried ("happy" -> joy); :func:`parse_answer_strict` skips it, which is
@@ -20,7 +27,7 @@ the strict open-set accuracy. Yes/no tasks also read statements: "This is not sa
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -121,6 +128,13 @@ _YES_WORDS = {
     "false": "no",
 }
 _LEADING_YESNO = re.compile(r"^[^a-z0-9]*(" + "|".join(_YES_WORDS) + r")\b")
+#: "yes"/"no" standing as an answer: "no" only when no word follows it but a conjunction ("Yes and
+#: no", "no, yes"), so "no sarcasm" and "no hate speech" name no label.
+_NAMED_YESNO = re.compile(
+    r"(?<![a-z0-9'])(?:(yes|yeah|yep|yup|nope)|(no)(?!\s+(?!(?:and|or|but)\b)[a-z0-9]))(?![a-z0-9'])"
+)
+#: Idioms that open with a negation word but assert; read as "certainly".
+_ASSERTING_IDIOM = re.compile(r"\b(?:no|without(?:\s+(?:a|any))?|beyond(?:\s+(?:a|any))?)\s+doubt\b|\bno\s+wonder\b")
 _BARE_YESNO = re.compile(r"(?<![a-z0-9'])(yes|no)(?![a-z0-9'])")
 _MARKER = re.compile(
     r"(?<![a-z])(?:final\s+)?"
@@ -247,7 +261,13 @@ def _exact_label(line: str, options: tuple[str, ...], lexicon: bool) -> str | No
 
 
 def _yesno_in(segment: str, task: str) -> str | None:
-    """Yes/no from a leading yes/no word, else from statements about the property, else bare yes/no."""
+    """Yes/no from a leading yes/no word, else from statements about the property, else bare yes/no.
+
+    ``None`` when the segment names both answers ("yes, no"), whatever comes first.
+    """
+    named = {_YES_WORDS[m.group(1) or m.group(2)] for m in _NAMED_YESNO.finditer(segment)}
+    if len(named) > 1:
+        return None
     leading = _LEADING_YESNO.match(segment)
     if leading:
         return _YES_WORDS[leading.group(1)]
@@ -288,6 +308,8 @@ def _parse(task: str, text: str, options: tuple[str, ...], lexicon: bool) -> str
     if not labels:
         raise ValueError(f"task {task!r} needs its options (label set) to read an answer")
     norm = _normalise(text)
+    if "doubt" in norm or "wonder" in norm:  # cheap pre-check before the idiom pass
+        norm = _ASSERTING_IDIOM.sub("certainly", norm)
     if not norm:
         return None
 
@@ -333,7 +355,17 @@ def parse_answer_strict(task: str, text: str | None, options: Sequence[str]) -> 
     return _parse(task, text, tuple(answer_options(task, options)), False)
 
 
+#: The confusion matrix's last column: answers :func:`parse_answer` could not read as one label.
 UNPARSED = "unparsed"
+
+
+def percent(value: float | None) -> str:
+    """A metric in [0, 1] as the tables print it: a percentage with one decimal, ``-`` when missing."""
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _or_none(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 def score(
@@ -341,47 +373,74 @@ def score(
     references: Sequence[str],
     labels: Sequence[str] | None = None,
 ) -> dict:
-    """Accuracy, macro-F1, UAR, per-class recall, a confusion matrix and the unparsed share.
+    """Accuracy, macro-F1, UAR, per-class recall/precision/F1, a confusion matrix and the unparsed share.
 
-    ``None`` (or any prediction outside ``labels``) counts as wrong and goes to the confusion
-    matrix's ``unparsed`` column. Macro-F1 and UAR average over the labels that occur among the
-    references (UAR) or among references or predictions (F1), so an absent class does not
-    count as a zero. ``labels`` defaults to the sorted set of references.
+    The metrics are scikit-learn's, each given an explicit ``labels=`` list. ``labels`` defaults
+    to the sorted set of references.
+
+    Unreadable answers: ``None`` (or any prediction outside ``labels``) is the pseudo-label
+    ``unparsed``. It is wrong for accuracy, a miss of the true class in that class's recall and F1,
+    a false positive of no class (no label's precision drops), and counted in the confusion
+    matrix's last column and in ``unparsed_rate``.
+
+    Absent classes: UAR (``recall_score(average="macro")``) averages over the labels that occur
+    among the references, macro-F1 (``f1_score(average="macro")``) over the labels that occur
+    among references or answers, so a class that is neither in the test set nor ever answered is
+    not averaged in as a zero. Its per-class values are ``None`` (scikit-learn's
+    ``zero_division=nan``), as is a precision with nothing predicted.
     """
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
+
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
     labels = list(labels) if labels is not None else sorted(set(references))
+    if UNPARSED in labels:
+        raise ValueError(f"{UNPARSED!r} cannot be a label: it names the column of unreadable answers")
     index = {label: i for i, label in enumerate(labels)}
-    n_labels = len(labels)
     unknown = sorted({r for r in references if r not in index})
     if unknown:
         raise ValueError(f"references {unknown} are not among the labels {labels}")
-    ref = np.fromiter((index[r] for r in references), dtype=np.int64, count=len(references))
+    n_labels, total = len(labels), len(references)
+    # Integer codes (unparsed = n_labels): scikit-learn is far faster on them than on strings.
+    ref = np.fromiter((index[r] for r in references), dtype=np.int64, count=total)
     pred = np.fromiter(
-        (index.get(p, n_labels) if p is not None else n_labels for p in predictions),
-        dtype=np.int64,
-        count=len(predictions),
+        (index.get(p, n_labels) if p is not None else n_labels for p in predictions), dtype=np.int64, count=total
     )
-    total = len(references)
-    confusion = np.bincount(ref * (n_labels + 1) + pred, minlength=n_labels * (n_labels + 1))
-    confusion = confusion.reshape(n_labels, n_labels + 1)
-    correct = np.diag(confusion[:, :n_labels])
+    # Rows: the labels (references are never unparsed); columns: the labels, then unparsed.
+    codes = list(range(n_labels))
+    if total:
+        confusion = confusion_matrix(ref, pred, labels=[*codes, n_labels])[:n_labels]
+    else:
+        confusion = np.zeros((n_labels, n_labels + 1), dtype=np.int64)
     support = confusion.sum(axis=1)
     predicted = confusion[:, :n_labels].sum(axis=0)
-    recall = {
-        label: (float(correct[i] / support[i]) if support[i] else None) for i, label in enumerate(labels)
-    }
-    f1_values = []
-    for i in range(n_labels):
-        if support[i] or predicted[i]:
-            f1_values.append(2.0 * correct[i] / (support[i] + predicted[i]))
-    present = [v for v in recall.values() if v is not None]
+    in_truth = [i for i in range(n_labels) if support[i]]
+    seen = [i for i in range(n_labels) if support[i] or predicted[i]]
+    if total:
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            ref, pred, labels=codes, average=None, zero_division=np.nan
+        )
+        macro_f1 = float(f1_score(ref, pred, labels=seen, average="macro", zero_division=0.0))
+        uar = float(recall_score(ref, pred, labels=in_truth, average="macro", zero_division=0.0))
+    else:
+        precision = recall = f1 = np.full(n_labels, np.nan)
+        macro_f1 = uar = 0.0
     return {
         "n": total,
-        "accuracy": float(correct.sum() / total) if total else 0.0,
-        "macro_f1": float(np.mean(f1_values)) if f1_values else 0.0,
-        "uar": float(np.mean(present)) if present else 0.0,
-        "per_class_recall": recall,
+        "accuracy": float(np.trace(confusion[:, :n_labels]) / total) if total else 0.0,
+        "macro_f1": macro_f1,
+        "uar": uar,
+        "per_class_recall": {label: _or_none(recall[i]) for i, label in enumerate(labels)},
+        "per_class": {
+            label: {
+                "support": int(support[i]),
+                "predicted": int(predicted[i]),
+                "recall": _or_none(recall[i]),
+                "precision": _or_none(precision[i]),
+                "f1": _or_none(f1[i]),
+            }
+            for i, label in enumerate(labels)
+        },
         "confusion": {
             "labels": labels,
             "columns": [*labels, UNPARSED],
@@ -400,6 +459,35 @@ def task_labels(task: str, options_per_sample: Sequence[Sequence[str]]) -> list[
     return list(seen)
 
 
+def read_sample(task: str, output: str | None, target: str, options: Sequence[str], strict: bool = False) -> dict:
+    """What scoring keeps of one sample: ``{"target", "parsed"}``, plus ``"parsed_strict"`` when ``strict``.
+
+    The evaluation task stores this per sample (in lmms-eval's samples file) and aggregates it with
+    :func:`score_samples`, exactly as :func:`score_task` does in one call.
+    """
+    sample = {"target": target, "parsed": parse_answer(task, output, options)}
+    if strict:
+        sample["parsed_strict"] = parse_answer_strict(task, output, options)
+    return sample
+
+
+def score_samples(
+    samples: Sequence[Mapping], labels: Sequence[str] | None = None, strict: bool = False
+) -> dict:
+    """:func:`score` over samples read by :func:`read_sample` (their ``parsed`` or ``parsed_strict``).
+
+    ``labels`` defaults to the targets and answers that occur, sorted. Since :func:`score` leaves
+    classes that occur nowhere out of macro-F1 and UAR, that gives the same metrics as the task's
+    full label set (which the samples do not carry).
+    """
+    key = "parsed_strict" if strict else "parsed"
+    parsed = [sample.get(key) for sample in samples]
+    targets = [sample["target"] for sample in samples]
+    if labels is None:
+        labels = sorted(set(targets) | {p for p in parsed if p is not None and p != UNPARSED})
+    return score(parsed, targets, labels)
+
+
 def score_task(
     task: str,
     outputs: Sequence[str | None],
@@ -408,8 +496,10 @@ def score_task(
 ) -> dict:
     """Parse and score one sub-task; ``options`` is one label set for all samples or one per sample.
 
-    Adds ``strict_accuracy`` and ``strict_unparsed_rate`` (no lexicon) for every task, which
-    for ``emo_o`` is the strict open-set accuracy the spec asks for next to the lexicon-mapped one.
+    The same two steps as evaluation (:func:`read_sample` per output, :func:`score_samples`), over
+    the task's full label set. Adds ``strict_accuracy`` and ``strict_unparsed_rate`` (no lexicon)
+    for every task, which for ``emo_o`` is the strict open-set accuracy reported next to the
+    lexicon-mapped one.
     """
     if not options or isinstance(options[0], str):
         per_sample: Sequence[Sequence[str]] = [options] * len(outputs)  # type: ignore[list-item]
@@ -417,11 +507,15 @@ def score_task(
         per_sample = options  # type: ignore[assignment]
     if len(per_sample) != len(outputs):
         raise ValueError(f"{len(outputs)} outputs but {len(per_sample)} option lists")
+    if len(references) != len(outputs):
+        raise ValueError(f"{len(outputs)} outputs but {len(references)} references")
     labels = task_labels(task, per_sample)
-    parsed = [parse_answer(task, o, opts) for o, opts in zip(outputs, per_sample, strict=True)]
-    strict = [parse_answer_strict(task, o, opts) for o, opts in zip(outputs, per_sample, strict=True)]
-    result = score(parsed, references, labels)
-    strict_result = score(strict, references, labels)
+    samples = [
+        read_sample(task, output, target, opts, strict=True)
+        for output, target, opts in zip(outputs, references, per_sample, strict=True)
+    ]
+    result = score_samples(samples, labels)
+    strict_result = score_samples(samples, labels, strict=True)
     result["task"] = task
     result["strict_accuracy"] = strict_result["accuracy"]
     result["strict_unparsed_rate"] = strict_result["unparsed_rate"]

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from emollm_plugin.emobench.jsonl import write_json
 from emollm_plugin.emobench.tasks import ANSWER_PREFIX, TASKS
 
 #: Header and footer around the demonstrations; change the wording here and both sides follow.
@@ -126,13 +127,7 @@ def format_with_exemplars(question: str, exemplars: Iterable[Exemplar], exclude_
 
 def write_exemplars(path: str | Path, selection: Mapping[str, list[Exemplar]]) -> Path:
     """``{task: [exemplar dicts]}`` as JSON, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    data = {task: [e.to_dict() for e in items] for task, items in selection.items()}
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_json(path, {task: [e.to_dict() for e in items] for task, items in selection.items()})
 
 
 def load_exemplars(path: str | Path) -> dict[str, list[Exemplar]]:

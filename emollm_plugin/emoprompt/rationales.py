@@ -23,7 +23,6 @@ with ``retry_rejected``, failed ones (network, media) are retried. The last line
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import string
@@ -34,7 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emollm_plugin.emobench.records import Record, RecordError, iter_jsonl
+from tabulate import tabulate
+
+from emollm_plugin.emobench.jsonl import BadLine, JsonlAppender, iter_lines, write_json
+from emollm_plugin.emobench.records import Record, RecordError, iter_jsonl, llava_entry
 from emollm_plugin.emobench.tasks import ANSWER_PREFIX, TASKS, get_task
 from emollm_plugin.emoprompt.exemplars import Exemplar, format_with_exemplars, split_answer_line
 from emollm_plugin.emoprompt.teachers import Teacher, TeacherError, TeacherRequest
@@ -133,22 +135,17 @@ def read_cache(path: str | Path) -> tuple[dict[str, dict], list[dict], int]:
     bad = 0
     if not path.exists():
         return latest, entries, bad
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                log.warning("%s:%d: unreadable line (cut by a crash?); it is ignored", path, lineno)
-                continue
-            if not isinstance(entry, dict) or "id" not in entry:
-                bad += 1
-                log.warning("%s:%d: not a rationale entry; it is ignored", path, lineno)
-                continue
-            entries.append(entry)
-            latest[str(entry["id"])] = entry
+    for lineno, entry in iter_lines(path):
+        if isinstance(entry, BadLine):
+            bad += 1
+            log.warning("%s (cut by a crash?); it is ignored", entry)
+            continue
+        if not isinstance(entry, dict) or "id" not in entry:
+            bad += 1
+            log.warning("%s:%d: not a rationale entry; it is ignored", path, lineno)
+            continue
+        entries.append(entry)
+        latest[str(entry["id"])] = entry
     return latest, entries, bad
 
 
@@ -161,24 +158,6 @@ def load_accepted(rationales: str | Path) -> dict[str, dict]:
         raise ValueError(f"{path}: no rationales; create them with `emollm emoprompt generate --out {path.parent}`")
     latest, _, _ = read_cache(path)
     return {rid: e for rid, e in latest.items() if e.get("accepted")}
-
-
-class _CacheWriter:
-    """Appends one JSON line per finished record and flushes it, so a crash loses at most one line."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        needs_newline = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-        self.handle = path.open("a", encoding="utf-8")
-        if needs_newline:  # the previous run died mid-line; start on a fresh one
-            self.handle.write("\n")
-
-    def write(self, entry: dict) -> None:
-        self.handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.handle.close()
 
 
 def needs_work(entry: dict | None, retry_rejected: bool) -> bool:
@@ -281,7 +260,7 @@ def generate_rationales(
     chunk = chunk_size or max(2 * int(getattr(teacher, "concurrency", 1)), int(getattr(teacher, "batch_size", 1)))
     run = Counter()
     started = time.time()
-    writer = _CacheWriter(cache)
+    writer = JsonlAppender(cache)
     bar = tqdm(total=len(todo), desc="rationales", unit="rec", disable=not progress)
 
     def finish(job: _Job, status: str, error: str | None = None) -> None:
@@ -413,15 +392,13 @@ def summarise(cache: str | Path, records: Iterable[Record] | None = None) -> dic
 
 def format_summary(summary: Mapping) -> str:
     """A small table for the terminal."""
-    head = f"{'task':<10}{'accepted':>10}{'rejected':>10}{'failed':>8}{'rej.rate':>10}{'tokens in':>12}{'tokens out':>12}"
-    lines = [head]
-    rows = list(summary["tasks"].items()) + [("total", summary["total"])]
-    for name, r in rows:
-        rate = "-" if r["rejection_rate"] is None else f"{r['rejection_rate']:.1%}"
-        lines.append(
-            f"{name:<10}{r['accepted']:>10}{r['rejected']:>10}{r['failed']:>8}{rate:>10}"
-            f"{r['prompt_tokens']:>12}{r['completion_tokens']:>12}"
-        )
+    rows = [
+        [name, r["accepted"], r["rejected"], r["failed"],
+         "-" if r["rejection_rate"] is None else f"{r['rejection_rate']:.1%}", r["prompt_tokens"], r["completion_tokens"]]
+        for name, r in [*summary["tasks"].items(), ("total", summary["total"])]
+    ]
+    headers = ["task", "accepted", "rejected", "failed", "rej.rate", "tokens in", "tokens out"]
+    lines = tabulate(rows, headers=headers, colalign=("left", *["right"] * 6)).splitlines()
     if "this_run" in summary:
         t = summary["this_run"]
         lines.append(
@@ -437,16 +414,6 @@ def format_summary(summary: Mapping) -> str:
     if summary.get("pending"):
         lines.append(f"still pending (failed or never asked): {summary['pending']}; rerun to resume")
     return "\n".join(lines)
-
-
-def write_json(path: str | Path, data: object) -> Path:
-    """Write JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
 
 
 # --------------------------------------------------------------------------- records in
@@ -494,26 +461,6 @@ def llava_media_path(record: Record, media_root: str | Path, relative_to: str | 
     return os.path.relpath(path, Path(relative_to).resolve())
 
 
-def llava_item(
-    record: Record,
-    target: str,
-    media: str,
-    exemplars: Sequence[Exemplar] = (),
-) -> dict:
-    """One LLaVA conversation; the human turn is the question (with exemplars) after ``<image>``."""
-    prompt = format_with_exemplars(record.question, exemplars, exclude_id=record.id)
-    return {
-        "id": record.id,
-        record.modality: media,
-        "conversations": [
-            {"from": "human", "value": "<image>\n" + prompt},
-            {"from": "gpt", "value": target},
-        ],
-        "task": record.task,
-        "options": list(record.options),
-    }
-
-
 def build_llava_items(
     records: Iterable[Record],
     accepted: Mapping[str, Mapping],
@@ -540,7 +487,10 @@ def build_llava_items(
             target, kind = record.answer, "fallback"
         stats[record.task][kind] += 1
         media = llava_media_path(record, media_root, relative_to)
-        items.append(llava_item(record, target, media, (exemplars or {}).get(record.task, ())))
+        question = format_with_exemplars(
+            record.question, (exemplars or {}).get(record.task, ()), exclude_id=record.id
+        )
+        items.append(llava_entry(record, target=target, media=media, question=question))
     return items, {t: dict(c) for t, c in stats.items()}
 
 

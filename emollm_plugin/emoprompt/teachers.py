@@ -5,24 +5,22 @@ into a :class:`TeacherReply` (text and token counts). Rationale generation only 
 GPT-4o, a vLLM or Ollama server, ``emollm serve`` and an in-process LLaVA checkpoint are
 interchangeable.
 
-The API key is read from an environment variable whose *name* the user gives; the value is kept
-inside the HTTP client's headers only, never logged, never put in an error message or a repr.
+The OpenAI-compatible teacher is the official ``openai`` client: its retries (timeouts, connection
+errors, 408/409/429 and 5xx, honouring ``Retry-After``) and timeouts, plus a bound on requests in
+flight that is ours. The API key is read from an environment variable whose *name* the user gives;
+the value goes to the client only, never into a log line, an error message or a repr.
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import io
 import logging
 import os
-import random
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,10 +30,6 @@ log = logging.getLogger(__name__)
 
 #: Told to the teacher before the frames of a video, so it reads them as one clip in time order.
 VIDEO_NOTE = "The following {n} images are frames sampled uniformly, in time order, from one video."
-
-#: Status codes worth another try: rate limits and server-side failures.
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-
 
 class TeacherError(RuntimeError):
     """A request the teacher could not answer (after its retries); the message says why and what to do."""
@@ -103,57 +97,56 @@ def request_to_messages(request: TeacherRequest, max_image_side: int | None = No
 # --------------------------------------------------------------------------- OpenAI-compatible
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
-    return max(0.0, (when - current).total_seconds())
-
-
-def parse_chat_response(data: object) -> TeacherReply:
-    """Text and usage of a chat-completions response body; ValueError when it is not one."""
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+def reply_from_completion(completion: Any) -> TeacherReply:
+    """Text and token usage of a chat completion; ValueError when it holds no message."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
         raise ValueError("no 'choices' in the response")
-    message = choices[0].get("message")
-    if not isinstance(message, dict):
-        raise ValueError("choices[0] has no 'message' object")
-    content = message.get("content")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise ValueError("choices[0] has no 'message'")
+    content = message.content
     if isinstance(content, list):  # some servers return content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     if content is None:
-        content = message.get("refusal") or ""
+        content = getattr(message, "refusal", None) or ""
     if not isinstance(content, str):
         raise ValueError(f"message content must be a string, got {type(content).__name__}")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    usage = completion.usage
     return TeacherReply(
         text=content,
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
     )
+
+
+def connect(
+    base_url: str, api_key_env: str | None, timeout: float, max_retries: int
+) -> tuple[Any, dict | None, str]:
+    """The official ``openai`` client for an OpenAI-compatible endpoint: ``(client, extra_headers, key)``.
+
+    The key is read from ``$api_key_env`` (a warning when that is empty). Without a key, pass
+    ``extra_headers`` with every request: it omits the Authorization header, which the client would
+    otherwise insist on. Return the key only to scrub it from messages; never show it.
+    """
+    import openai
+
+    key = os.environ.get(api_key_env, "") if api_key_env else ""
+    if not key and api_key_env:
+        log.warning("$%s is empty or unset: sending requests to %s without an API key", api_key_env, base_url)
+    client = openai.OpenAI(base_url=base_url, api_key=key or "unused", timeout=timeout, max_retries=max_retries)
+    return client, (None if key else {"Authorization": openai.Omit()}), key
 
 
 class OpenAITeacher:
     """A teacher behind an OpenAI-compatible ``/chat/completions`` endpoint (GPT-4o, vLLM, Ollama, ``emollm serve``).
 
-    Retries timeouts, connection errors, 408/409/429 (honouring ``Retry-After``) and 5xx with
-    exponential backoff and jitter; a malformed body counts as a failed attempt; other 4xx fail
-    at once (a bad key or a bad request does not get better by asking again). At most
-    ``concurrency`` requests are in flight, however many threads call :meth:`complete`.
+    Requests go through the official ``openai`` client, which retries timeouts, connection errors,
+    408/409/429 and 5xx up to ``max_retries`` times, waiting what ``Retry-After`` says (up to two
+    minutes) or backing off exponentially. Other errors fail at once with a message that says what
+    to fix (401: the key; 403: access; 404: the URL or model name). A body that is not a chat
+    completion is a failure too (not retried). At most ``concurrency`` requests are in flight,
+    however many threads call :meth:`complete`.
     """
 
     def __init__(
@@ -164,14 +157,9 @@ class OpenAITeacher:
         timeout: float = 60.0,
         max_retries: int = 5,
         concurrency: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-        max_retry_after: float = 120.0,
         max_image_side: int | None = 1024,
         extra_body: dict | None = None,
     ) -> None:
-        import httpx
-
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if max_retries < 0:
@@ -183,25 +171,11 @@ class OpenAITeacher:
         self.timeout = timeout
         self.max_retries = max_retries
         self.concurrency = concurrency
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
         self.max_image_side = max_image_side
         self.extra_body = dict(extra_body or {})
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(api_key_env, "") if api_key_env else ""
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        elif api_key_env:
-            log.warning("$%s is empty or unset: sending requests without an API key", api_key_env)
-        self._has_key = bool(key)
-        self._secret = key  # only for scrubbing messages; never shown
+        self._client, self._headers, self._secret = connect(self.base_url, api_key_env, timeout, max_retries)
+        self._has_key = bool(self._secret)  # the key itself is only kept for scrubbing messages; never shown
         self._slots = threading.BoundedSemaphore(concurrency)
-        self._client = httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
 
     def __repr__(self) -> str:
         key = f"${self.api_key_env} (set)" if self._has_key else "none"
@@ -220,18 +194,18 @@ class OpenAITeacher:
 
     def complete(self, request: TeacherRequest | list[dict]) -> TeacherReply:
         """One completion; ``request`` is a :class:`TeacherRequest` or ready-made chat ``messages``."""
+        options: dict[str, Any] = {}
         if isinstance(request, TeacherRequest):
-            body = {
-                "model": self.model,
-                "messages": request_to_messages(request, self.max_image_side),
-                "max_tokens": request.max_tokens,
-                "temperature": request.temperature,
-            }
+            messages = request_to_messages(request, self.max_image_side)
+            options = {"max_tokens": request.max_tokens, "temperature": request.temperature}
         else:
-            body = {"model": self.model, "messages": request}
-        body.update(self.extra_body)
+            messages = request
         with self._slots:
-            return self._post_with_retries(body)
+            completion = self._create(messages, options)
+        try:
+            return reply_from_completion(completion)
+        except ValueError as exc:
+            raise TeacherError(f"{self.url}: malformed response ({exc}); is --base-url an OpenAI-compatible API?") from None
 
     def complete_batch(self, requests: Sequence[TeacherRequest]) -> list[TeacherReply | TeacherError]:
         """All requests, ``concurrency`` at a time; errors are returned in place, not raised."""
@@ -251,63 +225,47 @@ class OpenAITeacher:
 
     # -- internals
 
+    def _create(self, messages: list[dict], options: dict) -> Any:
+        """The client call, its exceptions turned into one-line TeacherErrors (the key scrubbed)."""
+        import openai
+
+        try:
+            return self._client.chat.completions.create(
+                model=self.model, messages=messages, extra_headers=self._headers,
+                extra_body=self.extra_body or None, **options,
+            )
+        except openai.APIStatusError as exc:
+            raise TeacherError(self._status_message(exc)) from None
+        except openai.APITimeoutError:
+            raise TeacherError(
+                f"{self.url}: timed out after {self.timeout:g} s, {self.max_retries} retries included"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise TeacherError(
+                f"{self.url}: connection error after {self.max_retries} retries "
+                f"({type(cause).__name__}: {self._scrub(str(cause))}); is the server running?"
+            ) from None
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise TeacherError(
+                f"{self.url}: malformed response ({self._scrub(str(exc))}); is --base-url an OpenAI-compatible API?"
+            ) from None
+
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
 
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return random.uniform(delay / 2, delay)
-
-    def _post_with_retries(self, body: dict) -> TeacherReply:
-        import httpx
-
-        last = "no attempt made"
-        attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            wait: float | None = None
-            try:
-                response = self._client.post(self.url, json=body)
-            except httpx.TimeoutException:
-                last = f"timed out after {self.timeout:g} s"
-            except httpx.TransportError as exc:
-                last = f"connection error ({type(exc).__name__}: {self._scrub(str(exc))})"
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return parse_chat_response(response.json())
-                    except ValueError as exc:  # JSONDecodeError is a ValueError
-                        last = f"malformed response ({self._scrub(str(exc))}): {self._snippet(response)}"
-                elif status in RETRY_STATUS:
-                    last = f"HTTP {status}: {self._snippet(response)}"
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    if retry_after is not None:
-                        wait = min(retry_after, self.max_retry_after)
-                else:
-                    raise TeacherError(self._fatal_message(status, response))
-            if attempt + 1 < attempts:
-                wait = self._backoff(attempt) if wait is None else wait
-                log.warning(
-                    "teacher %s: attempt %d/%d failed (%s); retrying in %.2f s",
-                    self.url, attempt + 1, attempts, last, wait,
-                )
-                time.sleep(wait)
-        raise TeacherError(f"{self.url}: gave up after {attempts} attempts; last error: {last}")
-
-    def _snippet(self, response: Any, limit: int = 300) -> str:
-        try:
-            text = response.text
-        except Exception:  # undecodable body
-            text = "<undecodable body>"
-        text = " ".join(text.split())
-        return self._scrub(text[:limit] + ("..." if len(text) > limit else ""))
-
-    def _fatal_message(self, status: int, response: Any) -> str:
+    def _status_message(self, exc: Any) -> str:
+        status = exc.status_code
+        said = " ".join(self._scrub(str(exc.message)).split())[:300]
         hint = {
             401: f"the API key was refused; check that ${self.api_key_env} holds a valid key"
             if self.api_key_env
             else "the server wants an API key; pass --api-key-env NAME of a variable holding it",
             403: "the key lacks access to this model or endpoint",
             404: f"no such endpoint or model; check --base-url ({self.base_url}) and --model ({self.model})",
-        }.get(status, "the request was refused; fix it before retrying")
-        return f"{self.url}: HTTP {status} ({hint}); not retried. Server said: {self._snippet(response)}"
+        }.get(status)
+        if hint:
+            return f"{self.url}: HTTP {status} ({hint}); not retried. Server said: {said}"
+        if status in (408, 409, 429) or status >= 500:
+            return f"{self.url}: HTTP {status}; gave up after up to {self.max_retries} retries. Server said: {said}"
+        return f"{self.url}: HTTP {status} (the request was refused; fix it before retrying). Server said: {said}"

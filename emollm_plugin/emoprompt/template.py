@@ -57,12 +57,25 @@ TEMPLATES: tuple[TemplateSpec, ...] = (
     ),
 )
 
-#: Template to use per base-model family (``model_type`` of the LLM config).
-DEFAULT_TEMPLATE_FOR_MODEL_TYPE = {
+#: The LLM families EmoLLM trains on, by the ``model_type`` of the base's config, each with the
+#: EmoPrompt template of its masking family. The one list: LLaVA glue (``llava_glue.bases``), the
+#: tiny offline bases (``tiny.llava``) and the pipeline take their families from here.
+FAMILIES: dict[str, str] = {
     "llama": "emollm_v1",
-    "llava_llama": "emollm_v1",
     "mistral": "emollm_mistral",
-    "llava_mistral": "emollm_mistral",
     "mpt": "emollm_mpt",
-    "llava_mpt": "emollm_mpt",
 }
+
+#: Template per ``model_type``: the families, and the ``llava_<family>`` types of their LLaVA checkpoints.
+DEFAULT_TEMPLATE_FOR_MODEL_TYPE: dict[str, str] = {
+    **FAMILIES,
+    **{f"llava_{family}": template for family, template in FAMILIES.items()},
+}
+
+
+def family_of(model_type: str) -> str:
+    """The family of a base or LLaVA ``model_type`` (``llava_mistral`` -> ``mistral``); ValueError otherwise."""
+    family = model_type.removeprefix("llava_")
+    if family not in FAMILIES:
+        raise ValueError(f"model_type {model_type!r} is not supported; supported: {', '.join(sorted(FAMILIES))}")
+    return family

@@ -3,7 +3,8 @@
 LLaVA's ``train()`` builds its ``HfArgumentParser`` from the module globals ``ModelArguments``,
 ``DataArguments`` and ``TrainingArguments`` at call time, so the train entry swaps in these
 subclasses: every LLaVA flag keeps its name and default, and the plugin's flags are added
-(``TrainingArguments`` needs nothing new).
+(``TrainingArguments`` needs nothing new). The ``--mvp_*`` flags are generated from
+:class:`~emollm_plugin.mvp.MVPConfig`'s fields, where each option is declared once.
 """
 
 from __future__ import annotations
@@ -12,31 +13,21 @@ from dataclasses import dataclass, field
 
 from llava.train import train as llava_train
 
-from emollm_plugin.mvp import MVPConfig
-
-_MVP_DEFAULTS = MVPConfig()
+from emollm_plugin.mvp.config import add_fields
 
 
 @dataclass
+@add_fields  # --mvp_perspectives, --mvp_tau, ...: one per MVPConfig option, with its default and help
 class EmoModelArguments(llava_train.ModelArguments):
-    mvp_perspectives: str = field(
-        default=",".join(_MVP_DEFAULTS.perspectives),
-        metadata={"help": "MVP perspectives, comma-separated, from local, relational, global ('local' required)."},
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Base LLM: a folder or a cached Hugging Face name (required; LLaVA's default is a placeholder)."},
     )
-    mvp_tau: float = field(
-        default=_MVP_DEFAULTS.tau,
-        metadata={"help": "MVP relational edge threshold on token cosine similarity, in [-1, 1]."},
-    )
-    mvp_fusion: str = field(default=_MVP_DEFAULTS.fusion, metadata={"help": "MVP fusion: gate or sum."})
-    mvp_global_pool: str = field(
-        default=_MVP_DEFAULTS.global_pool, metadata={"help": "MVP global pooling: mean or attention."}
-    )
-    mvp_global_tokens: int = field(
-        default=_MVP_DEFAULTS.global_tokens,
-        metadata={"help": "Extra pooled global tokens appended per image/frame (0 keeps LLaVA's token count)."},
-    )
-    mvp_hidden_size: int | None = field(
-        default=_MVP_DEFAULTS.hidden_size, metadata={"help": "MVP trunk width (default: the LLM hidden size)."}
+    mm_video_pool: int = field(
+        default=1,
+        metadata={"help": "Average-pool each video frame's visual tokens over P x P patches (2: 576 -> 144 per "
+                  "frame, 16 frames in Vicuna's 4096 context); images keep all tokens; 1 = off. Saved in the "
+                  "checkpoint config and followed by evaluation and serving."},
     )
     attn_implementation: str | None = field(
         default=None,
@@ -58,5 +49,18 @@ class EmoDataArguments(llava_train.DataArguments):
         default=None, metadata={"help": "exemplars.json from 'emollm emoprompt exemplars'."}
     )
     max_media_retries: int = field(
-        default=16, metadata={"help": "Unreadable samples skipped in a row before the run stops."}
+        default=16,
+        metadata={"help": "After an unreadable sample, try this many following samples; the run stops at "
+                  "max_media_retries + 1 unreadable samples in a row (17 by default)."},
     )
+
+    def __post_init__(self) -> None:
+        """Refuse values that would train on nothing (0 frames skips every video as unreadable)."""
+        if self.num_frames < 1:
+            raise ValueError(f"--num_frames must be >= 1 (frames sampled per video), got {self.num_frames}")
+        if self.max_media_retries < 0:
+            raise ValueError(f"--max_media_retries must be >= 0, got {self.max_media_retries}")
+        if self.max_fps is not None and self.max_fps <= 0:
+            raise ValueError(f"--max_fps must be > 0 when given, got {self.max_fps}")
+        if self.emoprompt_k < 0:
+            raise ValueError(f"--emoprompt_k must be >= 0 (0 = off), got {self.emoprompt_k}")

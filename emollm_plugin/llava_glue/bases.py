@@ -8,8 +8,10 @@ MPT base whose path lacks "mpt" would fail on its fast-only GPT-NeoX tokenizer. 
 ``model_type`` in the base's ``config.json`` decides, and :func:`install` points LLaVA's
 training and loading code at the two stand-ins below.
 
-To add a foundation: map its ``model_type`` in :data:`FOUNDATIONS`, add a template of the
-right masking family to ``emoprompt.template``, and run ``tests/llava_glue/test_bases.py``.
+To add a foundation: add its ``model_type`` and a template of the right masking family to
+``emoprompt.template`` (:data:`~emollm_plugin.emoprompt.template.FAMILIES`, the one list of
+families), check that llava-torch has ``Llava<Family>ForCausalLM``, and run
+``tests/llava_glue/test_bases.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import types
 from dataclasses import dataclass
 
 import transformers
+from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
+
+from emollm_plugin.emoprompt.template import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -26,12 +31,15 @@ class Foundation:
     fast_tokenizer_only: bool = False  # the tokenizer ships no slow (Python) class
 
 
-#: Base ``model_type`` → how LLaVA trains it. ``llava_*`` types are EmoLLM/LLaVA checkpoints of the base.
-FOUNDATIONS: dict[str, Foundation] = {
-    "llama": Foundation("LlavaLlamaForCausalLM"),
-    "mistral": Foundation("LlavaMistralForCausalLM"),
-    "mpt": Foundation("LlavaMptForCausalLM", fast_tokenizer_only=True),
-}
+def _foundation(family: str) -> Foundation:
+    """llava-torch names its classes ``Llava<Family>ForCausalLM``; transformers knows which tokenizers are fast-only."""
+    slow, _ = TOKENIZER_MAPPING_NAMES.get(family, ("", None))
+    return Foundation(f"Llava{family.capitalize()}ForCausalLM", fast_tokenizer_only=slow is None)
+
+
+#: Base ``model_type`` → how LLaVA trains it, for every family. ``llava_*`` types are EmoLLM/LLaVA
+#: checkpoints of the base.
+FOUNDATIONS: dict[str, Foundation] = {family: _foundation(family) for family in FAMILIES}
 
 
 class UnsupportedBaseModel(ValueError):

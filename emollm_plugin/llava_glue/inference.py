@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 import emollm_plugin
+from emollm_plugin.llava_glue.pixels import check_aspect_ratio, prepare_pixels
 
 IGNORE_INDEX = -100
 PROJECTOR_MODULE = "mm_projector."
@@ -30,6 +31,17 @@ BASE_MODULES = ("model.", "transformer.")
 
 class CheckpointError(RuntimeError):
     """A checkpoint folder that cannot be loaded as asked; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Chat:
+    """Several turns for :meth:`EmoLLMRunner.build_prompt`: user, assistant, user, ... ending with a user turn.
+
+    The media goes into the turn at index ``media_turn`` (a user turn), where the user attached it.
+    """
+
+    turns: tuple[str, ...]
+    media_turn: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,27 @@ def inspect_checkpoint(model_path: str | Path) -> CheckpointKind:
         return CheckpointKind("projector", model_type)
     if not has_weights:
         raise CheckpointError(f"{path}: no model weights (*.safetensors, pytorch_model*.bin, mm_projector.bin)")
+    check_weight_files(path)
     return CheckpointKind("full", model_type)
+
+
+def check_weight_files(folder: Path, what: str | None = None) -> None:
+    """Every ``*.safetensors`` in ``folder`` has a whole header and all the bytes it promises.
+
+    Reads headers only (no tensors). A file cut short by an interrupted copy otherwise fails deep
+    inside ``from_pretrained`` with a message that names no file.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    for file in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with safe_open(str(file), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as exc:
+            owner = f"{what} {folder}: " if what else ""
+            raise CheckpointError(
+                f"{owner}{file} is truncated or corrupt ({exc}); copy or download it again"
+            ) from None
 
 
 def llava_model_name(kind: CheckpointKind) -> str:
@@ -177,6 +209,8 @@ class EmoLLMRunner:
         kind = inspect_checkpoint(model_path)
         if kind.kind in ("lora", "projector") and not model_base:
             raise CheckpointError(f"{model_path} holds a {kind.kind} checkpoint: pass its base model (model_base)")
+        if model_base and Path(model_base).is_dir():
+            check_weight_files(Path(model_base), "model_base")
         device_map = "auto" if device == "cuda" else device
         self.tokenizer, self.model, self.image_processor, self.context_len = load_pretrained_model(
             self.model_path, model_base, llava_model_name(kind), device=device, device_map=device_map
@@ -191,19 +225,26 @@ class EmoLLMRunner:
         self.num_frames = num_frames
         self.max_fps = max_fps
         self.conv_mode = conv_mode or _default_conv_mode(self.model.config)
+        #: How training prepared images (LLaVA stores ``--image_aspect_ratio`` in the checkpoint config).
+        self.image_aspect_ratio = getattr(self.model.config, "image_aspect_ratio", None)
+        check_aspect_ratio(self.image_aspect_ratio)
         self.model.config.tokenizer_padding_side = "left"  # batched generation
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.unk_token
         self.stop_token_ids = stop_token_ids(self.tokenizer, self.conv_mode)
+        self._feature_counts: dict[int, int] = {}  # frames -> positions their features take (prompt_length)
 
     # -- prompts and pixels -------------------------------------------------------------
-    def build_prompt(self, text: str, has_media: bool) -> str:
+    def build_prompt(self, text: str | Chat, has_media: bool) -> str:
         from llava.conversation import conv_templates
 
         if self.conv_mode not in conv_templates:
             raise ValueError(f"conv_mode {self.conv_mode!r} is not registered; known: {', '.join(conv_templates)}")
+        chat = text if isinstance(text, Chat) else Chat((text,))
         conv = conv_templates[self.conv_mode].copy()
-        conv.append_message(conv.roles[0], f"<image>\n{text}" if has_media else text)
+        for i, turn in enumerate(chat.turns):
+            marked = has_media and i == chat.media_turn
+            conv.append_message(conv.roles[i % 2], f"<image>\n{turn}" if marked else turn)
         conv.append_message(conv.roles[1], None)
         return conv.get_prompt()
 
@@ -212,7 +253,7 @@ class EmoLLMRunner:
         if not media:
             crop = self.image_processor.crop_size
             return torch.zeros(3, crop["height"], crop["width"])
-        values = self.image_processor.preprocess([m.convert("RGB") for m in media], return_tensors="pt")["pixel_values"]
+        values = prepare_pixels(media, self.image_processor, self.image_aspect_ratio)  # as training did
         return values[0] if len(media) == 1 else values
 
     def _encode(self, prompt: str) -> torch.Tensor:
@@ -238,12 +279,17 @@ class EmoLLMRunner:
     @torch.inference_mode()
     def generate(
         self,
-        prompts: list[str],
+        prompts: list[str | Chat],
         media: list[list[Image.Image] | None],
         max_new_tokens: int = 128,
         temperature: float = 0.0,
+        streamer=None,
+        stopping_criteria=None,
     ) -> list[str]:
-        """Answers for a batch of user texts (without ``<image>``), each with 1 image, T frames or None."""
+        """Answers for a batch of user texts (without ``<image>``), each with 1 image, T frames or None.
+
+        ``streamer`` and ``stopping_criteria`` go to Hugging Face ``generate`` (``emollm serve`` streams a batch).
+        """
         if not prompts:
             return []
         input_ids, attention, images = self._batch(prompts, media)
@@ -256,6 +302,8 @@ class EmoLLMRunner:
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.stop_token_ids,
             use_cache=True,
+            streamer=streamer,
+            stopping_criteria=stopping_criteria,
             **sampling,
         )
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
@@ -264,6 +312,23 @@ class EmoLLMRunner:
     def count_tokens(self, text: str) -> int:
         """Text tokens as this checkpoint's tokenizer counts them (no special or image tokens)."""
         return len(self.tokenizer.tokenize(text))
+
+    @torch.inference_mode()
+    def prompt_length(self, prompt: str | Chat, media: list[Image.Image] | None) -> int:
+        """Positions the model reads for one prompt: template and text tokens plus the image features.
+
+        Images are resized to one size (``anyres`` is refused), so the features of N frames take the
+        same room whatever the pixels: measured once per N with one vision pass, then only tokenised.
+        """
+        ids = self._encode(self.build_prompt(prompt, bool(media)))
+        if not media:
+            return len(ids)
+        frames = len(media)
+        if frames not in self._feature_counts:
+            probe_ids, attention, images = self._batch(["x"], [[Image.new("RGB", (8, 8))] * frames])
+            model_inputs = self.model.prepare_inputs_labels_for_multimodal(probe_ids, None, attention, None, None, images)
+            self._feature_counts[frames] = model_inputs[4].shape[1] - probe_ids.shape[1] + 1
+        return len(ids) - 1 + self._feature_counts[frames]
 
     def loglikelihood(
         self, prompt: str, media: list[Image.Image] | None, continuation: str

@@ -6,6 +6,10 @@ lmms-eval discovers it through the ``lmms_eval.models`` entry point (see ``manif
 checkpoint is loaded by :class:`~emollm_plugin.llava_glue.inference.EmoLLMRunner`, which calls
 ``emollm_plugin.register()`` in this process first. Images arrive as PIL images; a video arrives
 as a file path and is read through the plugin's one frame sampler, as in training.
+
+Data-parallel like lmms-eval's own simple models: under ``accelerate launch --num_processes N -m
+lmms_eval`` (or ``torchrun``; ``emollm eval --num-processes N``) each process loads the checkpoint on
+its own device, lmms-eval gives it every N-th document and gathers answers and scores on rank 0.
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ def truncate_at_stops(text: str, stops: Sequence[str]) -> str:
     return text[:cut].strip()
 
 
+def process_device(device: str | None, world_size: int = 1) -> str:
+    """This process's device: a GPU when there is one, else the CPU; with several processes a bare
+    ``cuda`` becomes ``cuda:<LOCAL_RANK>`` so each process loads its own copy on its own GPU."""
+    local_rank = os.environ.get("LOCAL_RANK", "0")
+    if device is None:
+        return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and world_size > 1:
+        return f"cuda:{local_rank}"
+    return device
+
+
 class EmoLLM(lmms):
     """Batched, image- and video-aware lmms-eval wrapper around an EmoLLM checkpoint."""
 
@@ -59,10 +74,12 @@ class EmoLLM(lmms):
         super().__init__()
         from emollm_plugin.llava_glue.inference import load_runner
 
+        # Data-parallel under lmms-eval's launchers (accelerate launch, torchrun): each process loads
+        # the model on its own device, lmms-eval hands it a share of the documents and gathers the results.
         self._rank = int(os.environ.get("RANK", "0"))
         self._world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        if device is None:
-            device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+        device = process_device(device, self._world_size)
+        self._device = torch.device(device)
         self.batch_size_per_gpu = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         self.runner = load_runner(
@@ -70,6 +87,15 @@ class EmoLLM(lmms):
             num_frames=int(num_frames), max_fps=float(max_fps) if max_fps not in (None, "", "None") else None,
             dtype=dtype,
         )
+
+    @property
+    def device(self) -> torch.device:
+        """Where this process's model lives; lmms-eval's evaluator puts its cross-process counts there."""
+        return self._device
+
+    @property
+    def batch_size(self) -> int:
+        return self.batch_size_per_gpu
 
     # -- visuals ----------------------------------------------------------------------------
     def media_for(self, visuals: list) -> list[Image.Image] | None:

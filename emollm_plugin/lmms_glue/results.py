@@ -14,18 +14,28 @@ folders written by plain ``lmms_eval`` load the same way.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emollm_plugin.emobench.jsonl import BadLine, iter_lines
 from emollm_plugin.emobench.tasks import TASKS
 
 TASK_PREFIX = "emobench_"
 GROUP = "emobench"
 RESULTS_SUFFIX = "_results.json"
 SETTINGS_FILE = "emollm_eval.json"
-#: Metrics the EmoBench tasks report (``strict_acc`` only for ``emo_o``).
-METRICS = ("accuracy", "strict_acc", "macro_f1", "uar", "unparsed_rate")
+#: The log-likelihood variant of a task: ``emobench_emo_c_ll`` (eval_tasks/emobench/ll_utils.py).
+LL_SUFFIX = "_ll"
+LL_GROUP = GROUP + LL_SUFFIX
+LL_TASKS: tuple[str, ...] = tuple(task + LL_SUFFIX for task in TASKS)
+#: Metrics the EmoBench tasks report (``strict_acc`` and the ``set_*`` open-vocabulary scores only
+#: for ``emo_o``; ``ece`` .. ``acc_cov100`` only for the log-likelihood variants).
+METRICS = (
+    "accuracy", "strict_acc", "macro_f1", "uar", "unparsed_rate", "set_precision", "set_recall", "set_f1",
+    "ece", "brier", "auroc", "acc_cov50", "acc_cov80", "acc_cov100", "scored", "missing",
+)
 
 
 class ResultsError(ValueError):
@@ -44,6 +54,11 @@ class Sample:
     parsed: str | None
     parsed_strict: str | None
     output: str
+    #: Log-likelihood tasks: the options scored and their softmax probabilities (same order).
+    options: tuple[str, ...] = ()
+    probs: tuple[float, ...] | None = None
+    #: Why the record was not scored (its media is missing or unreadable); None for a scored sample.
+    problem: str | None = None
 
     @property
     def correct(self) -> bool:
@@ -64,6 +79,8 @@ class TaskRun:
     n: int
     samples: list[Sample] = field(default_factory=list)
     samples_file: Path | None = None
+    #: Records counted but not scored: their media was missing or unreadable (``Sample.problem`` says why).
+    missing: list[Sample] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float | None:
@@ -71,8 +88,9 @@ class TaskRun:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Samples in the file, empty outputs, outputs that could not be read as a label, correct ones."""
+        """Scored samples, empty outputs, outputs that could not be read as a label, correct ones; missing records."""
         return {
+            "missing": len(self.missing),
             "samples": len(self.samples),
             "empty": sum(s.empty for s in self.samples),
             "unparsed": sum(s.parsed is None for s in self.samples),
@@ -92,6 +110,12 @@ class Run:
     tasks: dict[str, TaskRun]
     group: dict[str, float]
     settings: dict
+    #: Log-likelihood variants, keyed ``emo_c_ll`` (see :data:`LL_TASKS`).
+    ll_tasks: dict[str, TaskRun] = field(default_factory=dict)
+
+    def get(self, name: str) -> TaskRun | None:
+        """A task by its short name: ``emo_c`` or its log-likelihood variant ``emo_c_ll``."""
+        return self.ll_tasks.get(name) if name.endswith(LL_SUFFIX) else self.tasks.get(name)
 
     @property
     def label(self) -> str:
@@ -152,12 +176,15 @@ def _read_json(path: Path) -> dict:
 
 
 def _metrics(entry: dict) -> dict[str, float]:
-    """``{"accuracy,none": 0.5, ...}`` -> ``{"accuracy": 0.5, ...}`` (the unfiltered values only)."""
+    """``{"accuracy,none": 0.5, ...}`` -> ``{"accuracy": 0.5, ...}`` (the unfiltered values only).
+
+    An undefined value (NaN, e.g. AUROC when every answer is right) becomes None.
+    """
     out = {}
     for key, value in entry.items():
         name, _, filter_name = key.partition(",")
         if filter_name == "none" and name in METRICS and isinstance(value, int | float):
-            out[name] = float(value)
+            out[name] = None if math.isnan(value) else float(value)
     return out
 
 
@@ -170,25 +197,26 @@ def _output_text(record: dict) -> str:
 
 def iter_samples(path: Path) -> Iterator[Sample]:
     """Samples of one ``*_samples_<task>.jsonl``; a line that is not JSON is an error naming it."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ResultsError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            info = record.get("macro_f1") if isinstance(record.get("macro_f1"), dict) else {}
-            yield Sample(
-                doc_id=int(record.get("doc_id", lineno - 1)),
-                id=info.get("id"),
-                modality=info.get("modality"),
-                source=info.get("source"),
-                target=str(info.get("target", record.get("target", ""))),
-                parsed=info.get("parsed"),
-                parsed_strict=info.get("parsed_strict", info.get("parsed")),
-                output=_output_text(record),
-            )
+    for lineno, record in iter_lines(path):
+        if isinstance(record, BadLine):
+            raise ResultsError(f"{record} (an lmms-eval samples file; rerun the evaluation)")
+        if not isinstance(record, dict):
+            raise ResultsError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        status = record.get("missing") if isinstance(record.get("missing"), dict) else {}
+        info = record.get("macro_f1") if isinstance(record.get("macro_f1"), dict) else status
+        yield Sample(
+            doc_id=int(record.get("doc_id", lineno - 1)),
+            id=info.get("id"),
+            modality=info.get("modality"),
+            source=info.get("source"),
+            target=str(info.get("target", record.get("target", ""))),
+            parsed=info.get("parsed"),
+            parsed_strict=info.get("parsed_strict", info.get("parsed")),
+            output=_output_text(record),
+            options=tuple(info.get("options") or ()),
+            probs=tuple(info["probs"]) if isinstance(info.get("probs"), list) else None,
+            problem=status.get("problem"),
+        )
 
 
 def _settings(results_file: Path) -> dict:
@@ -220,18 +248,24 @@ def load_run(path: str | Path) -> Run:
     tasks: dict[str, TaskRun] = {}
     for lmms_task, entry in results.items():
         name = lmms_task.removeprefix(TASK_PREFIX)
-        if not lmms_task.startswith(TASK_PREFIX) or name not in TASKS or not isinstance(entry, dict):
+        if not lmms_task.startswith(TASK_PREFIX) or name not in TASKS + LL_TASKS or not isinstance(entry, dict):
             continue
         samples_file = results_file.parent / f"{date_id}_samples_{lmms_task}.jsonl"
-        samples = list(iter_samples(samples_file)) if samples_file.is_file() else []
-        n = entry.get("samples") or n_samples.get(lmms_task, {}).get("effective") or len(samples)
+        every = list(iter_samples(samples_file)) if samples_file.is_file() else []
+        samples = [sample for sample in every if sample.problem is None]
+        metrics = _metrics(entry)
+        # n is what was scored: runs without a "scored" metric (older plugin versions) scored every sample.
+        n = metrics["scored"] if metrics.get("scored") is not None else (
+            entry.get("samples") or n_samples.get(lmms_task, {}).get("effective") or len(samples)
+        )
         tasks[name] = TaskRun(
             name=name,
             lmms_task=lmms_task,
-            metrics=_metrics(entry),
+            metrics=metrics,
             n=int(n),
             samples=samples,
             samples_file=samples_file if samples_file.is_file() else None,
+            missing=[sample for sample in every if sample.problem is not None],
         )
     group_entry = (data.get("groups") or {}).get(GROUP) or results.get(GROUP) or {}
     config = data.get("config") or {}
@@ -243,6 +277,7 @@ def load_run(path: str | Path) -> Run:
         model_args=str(config.get("model_args") or ""),
         date=str(data.get("date", date_id)),
         tasks={task: tasks[task] for task in TASKS if task in tasks},
+        ll_tasks={task: tasks[task] for task in LL_TASKS if task in tasks},
         group=_metrics(group_entry),
         settings=_settings(results_file),
     )

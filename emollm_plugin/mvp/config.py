@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,27 +82,51 @@ def _parse_optional_int(name: str, value: Any) -> int | None:
     return _parse_int(name, value)
 
 
+def optional_int(value: str) -> int | None:
+    """A command-line integer that may be ``none`` (the default of ``hidden_size``)."""
+    return None if value.strip().lower() in ("", "none", "null") else int(value)
+
+
+def _option(default: Any, parse: Callable[[str], Any], help_text: str) -> Any:
+    """A field of :class:`MVPConfig` with what every flag set needs: the parser of its text form and its help."""
+    return dataclasses.field(default=default, metadata={"parse": parse, "help": help_text})
+
+
 @dataclass(frozen=True)
 class MVPConfig:
-    """Options of the Multi-perspective Visual Projection (defaults = the spec's reconstruction).
+    """Options of the Multi-perspective Visual Projection (defaults: the design in ``docs/mvp.md``).
 
-    - ``perspectives``: which of local / relational / global to use; ``local`` (LLaVA's trunk) is required.
-    - ``tau``: relational edge threshold on the cosine similarity of vision tokens, in [-1, 1];
-      -1 connects every pair of tokens, a value above every similarity leaves self-loops only.
-    - ``fusion``: ``gate`` (per-token softmax gate, output equals the local perspective at init) or
-      ``sum`` (unweighted mean of the perspectives, no parameters; an ablation).
-    - ``global_pool``: ``mean`` or ``attention`` (a learned query; equals mean at init).
-    - ``global_tokens``: extra pooled tokens ``K`` appended per image/frame; 0 keeps LLaVA's token
-      count, which LLaVA's anyres/spatial merges and transformers-native LLaVA require.
-    - ``hidden_size``: width of the shared trunk; None = output width, like ``mlp2x_gelu``.
+    Each option is declared once, here, with its help text; the train flags (``llava_glue.args``),
+    the pipeline's fields, the demo's and the bench's options are generated from these fields
+    (:func:`options`, :func:`add_fields`, :func:`add_arguments`).
     """
 
-    perspectives: tuple[str, ...] = PERSPECTIVES
-    tau: float = 0.5
-    fusion: str = "gate"
-    global_pool: str = "mean"
-    global_tokens: int = 0
-    hidden_size: int | None = None
+    perspectives: tuple[str, ...] = _option(
+        PERSPECTIVES, str,
+        "MVP perspectives, comma-separated, from local, relational, global ('local', LLaVA's mlp2x_gelu "
+        "trunk, is required).",
+    )
+    tau: float = _option(
+        0.5, float,
+        "MVP relational edge threshold on the cosine similarity of vision tokens, in [-1, 1]; -1 connects "
+        "every pair, a value above every similarity leaves self-loops only.",
+    )
+    fusion: str = _option(
+        "gate", str,
+        "MVP fusion: gate (per-token softmax gate; the output equals mlp2x_gelu at step 0) or sum "
+        "(unweighted mean of the perspectives, no parameters; an ablation).",
+    )
+    global_pool: str = _option(
+        "mean", str, "MVP global pooling: mean or attention (a learned query; equals mean at step 0)."
+    )
+    global_tokens: int = _option(
+        0, int,
+        "Extra pooled global tokens appended per image/frame (0 keeps LLaVA's token count, which anyres "
+        "and transformers-native LLaVA need).",
+    )
+    hidden_size: int | None = _option(
+        None, optional_int, "MVP trunk width (none: the LLM hidden size, like mlp2x_gelu)."
+    )
 
     def __post_init__(self) -> None:
         # Frozen dataclass: normalised values are written with object.__setattr__.
@@ -200,3 +224,81 @@ class MVPConfig:
                 model_config[key] = value
             else:
                 setattr(model_config, key, value)
+
+
+# -- every flag set, generated from the fields -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One MVP option as a flag set declares it: name, text parser, default (flag form) and help."""
+
+    name: str  # tau
+    parse: Callable[[str], Any]  # str, float, int or optional_int
+    default: Any  # as a flag value: perspectives as "local,relational,global"
+    help: str
+
+    @property
+    def flag(self) -> str:
+        """The train flag's name without dashes, also the model-config attribute: ``mvp_tau``."""
+        return PREFIX + self.name
+
+    @property
+    def annotation(self) -> Any:
+        """The type of a dataclass field holding the flag value (what HfArgumentParser reads)."""
+        return int | None if self.parse is optional_int else self.parse
+
+
+def options() -> tuple[Option, ...]:
+    """The options of :class:`MVPConfig`, in declaration order."""
+    defaults = MVPConfig().to_flags()
+    return tuple(
+        Option(f.name, f.metadata["parse"], defaults[PREFIX + f.name], f.metadata["help"])
+        for f in dataclasses.fields(MVPConfig)
+    )
+
+
+def add_fields(cls: type) -> type:
+    """Class decorator (under ``@dataclass``): one field ``mvp_X`` per option, with its default and help.
+
+    The train flags (LLaVA's ``ModelArguments``) and the pipeline's config get their MVP options this way,
+    so none is missing or declared twice.
+    """
+    annotations = cls.__dict__.get("__annotations__", {})
+    cls.__annotations__ = annotations
+    for option in options():
+        annotations[option.flag] = option.annotation
+        setattr(cls, option.flag, dataclasses.field(default=option.default, metadata={"help": option.help}))
+    return cls
+
+
+def add_arguments(parser: Any, prefix: str = "--mvp-", aliases: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Add every option to an argparse parser or group as ``<prefix><name>`` (``_`` as ``-``), dest ``mvp_X``.
+
+    ``aliases`` maps an option name to extra spellings (``{"tau": ["--tau"]}``).
+    """
+    for option in options():
+        names = [prefix + option.name.replace("_", "-"), *(aliases or {}).get(option.name, ())]
+        parser.add_argument(
+            *names, dest=option.flag, type=option.parse, default=option.default, metavar=option.name.upper(),
+            help=f"{option.help} (default {option.default})",
+        )
+
+
+def from_values(values: Any) -> MVPConfig:
+    """The config from an object or mapping holding ``mvp_X`` values (parsed args, a pipeline config)."""
+    get = values.get if isinstance(values, Mapping) else lambda key, default=None: getattr(values, key, default)
+    return MVPConfig.from_flags(**{option.flag: get(option.flag) for option in options()})
+
+
+def argv(config: MVPConfig, prefix: str = "--") -> list[str]:
+    """The config as train flags: ``["--mvp_perspectives", "local,relational,global", "--mvp_tau", "0.5", ...]``.
+
+    ``hidden_size`` is left out when it is None (the train flag's default), since HfArgumentParser
+    reads no "none" for an optional integer.
+    """
+    out: list[str] = []
+    for flag, value in config.to_flags().items():
+        if value is not None:
+            out += [prefix + flag, str(value)]
+    return out

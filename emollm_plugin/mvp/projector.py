@@ -1,8 +1,9 @@
 """Multi-perspective Visual Projection (MVP), pure torch: vision features in, LLM embeddings out.
 
-Reconstructed (the paper's equations were never released; see EMOLLM_SPEC.md §2). MVP sits where
-LLaVA's ``mm_projector`` sits and keeps its trunk, so a LLaVA-1.5 ``mlp2x_gelu`` checkpoint warm-starts
-it and, with the default gate fusion, MVP's output equals that checkpoint's output at step 0.
+Reconstructed: the paper's equations were never released; the design, its equations and its cost
+are written down in the repository's ``docs/mvp.md``. MVP sits where LLaVA's ``mm_projector`` sits
+and keeps its trunk, so a LLaVA-1.5 ``mlp2x_gelu`` checkpoint warm-starts it and, with the default
+gate fusion, MVP's output equals that checkpoint's output at step 0.
 
 For ``X`` of shape ``[B, N, Dv]`` (``h = GELU(X W1)``, width ``H``):
 

@@ -19,9 +19,10 @@ import json
 from pathlib import Path
 
 from emollm_plugin.emobench.tasks import ANSWER_PREFIX, LABEL_SETS, MODALITIES, TASKS, build_question
-from emollm_plugin.emoprompt.template import TEMPLATES
+from emollm_plugin.emoprompt.template import FAMILIES, TEMPLATES
 
-LLM_TYPES = ("llama", "mistral", "mpt")
+#: The families a tiny base can be built for: every supported family (``llm_config`` knows each).
+LLM_TYPES: tuple[str, ...] = tuple(FAMILIES)
 
 _EXTRA_TEXT = (
     "USER: ASSISTANT: </s> <s> [INST] [/INST] <<SYS>> <</SYS>> <|im_start|> <|im_end|> system user assistant",

@@ -37,13 +37,14 @@ from lmms_eval.api.task import ConfigurableTask
 from loguru import logger
 
 from emollm_plugin.emobench.media import MediaError
+from emollm_plugin.emobench.open_vocab import score_answer
 from emollm_plugin.emobench.records import Record, RecordError, iter_jsonl
-from emollm_plugin.emobench.scoring import UNPARSED, parse_answer, parse_answer_strict, score
+from emollm_plugin.emobench.scoring import read_sample, score_samples
 from emollm_plugin.emobench.tasks import TASKS
 
 # The settings' names and the build hint are shared with `emollm eval`, which checks them first.
 from emollm_plugin.lmms_glue.evaluate import BUILD_HINT, ENV_DIR, ENV_EXEMPLARS, ENV_K
-from emollm_plugin.lmms_glue.results import TASK_PREFIX
+from emollm_plugin.lmms_glue.results import LL_SUFFIX, TASK_PREFIX
 
 #: Columns of a task's documents (a record plus its resolved media path).
 DOC_FEATURES = Features(
@@ -59,6 +60,8 @@ DOC_FEATURES = Features(
         "source": Value("string"),
         "split": Value("string"),
         "text": Value("string"),
+        # Why the media cannot be shown ("" when it can): such a record is counted as missing, not scored.
+        "media_error": Value("string"),
     }
 )
 
@@ -68,8 +71,8 @@ class EmoBenchDataError(FileNotFoundError):
 
 
 def short_task(lmms_task: str) -> str:
-    """``emobench_emo_c`` -> ``emo_c``; raises for a name that is not an EmoBench task."""
-    name = lmms_task.removeprefix(TASK_PREFIX)
+    """``emobench_emo_c`` (or its log-likelihood variant ``emobench_emo_c_ll``) -> ``emo_c``; raises otherwise."""
+    name = lmms_task.removeprefix(TASK_PREFIX).removesuffix(LL_SUFFIX)
     if not lmms_task.startswith(TASK_PREFIX) or name not in TASKS:
         raise ValueError(
             f"{lmms_task!r} is not an EmoBench task; expected one of "
@@ -126,14 +129,17 @@ def record_to_doc(record: Record, records_file: Path) -> dict:
     doc["text"] = record.text or ""
     doc["options"] = list(record.options)
     doc["media_path"] = str(resolve_media(record.media, records_file))
+    doc["media_error"] = ""
     return {name: doc[name] for name in DOC_FEATURES}
 
 
 def load_docs(task: str, data_files: Any = None) -> list[dict]:
-    """The test documents of one task; bad lines and missing media are skipped with a warning each.
+    """The test documents of one task; bad lines are skipped with a warning each.
 
-    Raises :class:`EmoBenchDataError` when the file is missing or holds no usable record, so a run
-    never scores an empty task.
+    A record whose media file is missing stays a document with ``media_error`` set: it is counted
+    as ``missing`` in the results (never scored, never asked without its image), so ``emollm eval``
+    can account for every line of the file. Raises :class:`EmoBenchDataError` when the file is
+    missing or holds no record with media, so a run never scores an empty task.
     """
     path = task_records_file(task, data_files)
     docs: list[dict] = []
@@ -149,26 +155,41 @@ def load_docs(task: str, data_files: Any = None) -> list[dict]:
             continue
         doc = record_to_doc(item, path)
         if not Path(doc["media_path"]).is_file():
-            skipped.append(
-                f"{path}:{lineno}: record {item.id!r}: media {item.media!r} not found (looked under {ENV_DIR} and {path.parent}); fix the path or drop the record"
+            doc["media_error"] = (
+                f"{path}:{lineno}: record {item.id!r}: media {item.media!r} not found (looked under {ENV_DIR} "
+                f"and {path.parent}); fix the path or drop the record"
             )
-            continue
         docs.append(doc)
+    missing = [doc["media_error"] for doc in docs if doc["media_error"]]
+    for problem in missing[:20]:
+        logger.warning(f"EmoBench {task}: counted as missing: {problem}")
     for problem in skipped[:20]:
         logger.warning(f"EmoBench {task}: skipped {problem}")
     if len(skipped) > 20:
         logger.warning(
             f"EmoBench {task}: skipped {len(skipped) - 20} more records (run `emollm data validate` on {path})"
         )
-    if not docs:
+    if len(missing) == len(docs):
         raise EmoBenchDataError(
-            f"{path}: no usable EmoBench record for task {task!r} ({len(skipped)} skipped). {BUILD_HINT}"
+            f"{path}: no usable EmoBench record for task {task!r} ({len(skipped)} bad lines, {len(missing)} "
+            f"without media). {BUILD_HINT}"
         )
     logger.info(
         f"EmoBench {task}: {len(docs)} test records from {path}"
-        + (f" ({len(skipped)} skipped)" if skipped else "")
+        + (f" ({len(missing)} without media, counted as missing)" if missing else "")
+        + (f" ({len(skipped)} bad lines skipped)" if skipped else "")
     )
     return docs
+
+
+def media_status(doc: dict, problem: str | None) -> dict:
+    """Every sample's ``missing`` entry: which record, and why its media could not be shown (None: it was).
+
+    lmms-eval's samples file keeps metrics, not documents, so this is how a report names the
+    records that were counted as missing.
+    """
+    return {"id": doc["id"], "modality": doc["modality"], "source": doc["source"], "target": doc["answer"],
+            "problem": problem}
 
 
 class EmoBenchTask(ConfigurableTask):
@@ -181,7 +202,20 @@ class EmoBenchTask(ConfigurableTask):
     def __init__(self, *args: Any, config: dict | None = None, **kwargs: Any) -> None:
         if config is not None:
             config = {key: value for key, value in config.items() if key != "class"}
+        #: Record id -> why its media could not be read when the model asked for it (this process's share).
+        self.media_errors: dict[str, str] = {}
         super().__init__(*args, config=config, **kwargs)
+
+    def doc_to_visual(self, doc: dict) -> Any:
+        """The document's visuals; unreadable media gives ``[]`` and is remembered, so the sample is counted
+        as missing instead of being scored on an answer given without its image."""
+        try:
+            return super().doc_to_visual(doc)
+        except MediaError as exc:
+            if not doc.get("media_error"):  # a missing file was reported when the records were read
+                logger.error(f"EmoBench {doc['task']}: record {doc['id']!r} counted as missing: {exc}")
+            self.media_errors[doc["id"]] = str(exc)
+            return []
 
     def download(self, dataset_kwargs: dict | None = None) -> None:
         task = short_task(self.config.task)
@@ -200,26 +234,33 @@ class EmoBenchTask(ConfigurableTask):
         deterministic and never raises, and tenacity's bookkeeping costs ~50 us a call, which at
         EmoBench's 287k samples is more than the parsing itself (bench/eval.py).
         """
+        problem = doc.get("media_error") or self.media_errors.get(doc["id"])
+        if problem:  # counted, never scored
+            return {"missing": media_status(doc, problem), "scored": 0.0}
+        counted = {"missing": media_status(doc, None), "scored": 1.0}
+        if self.OUTPUT_TYPE == "multiple_choice":  # (log-likelihood, is_greedy) per option: ll_utils.py
+            return {**self.config.process_results(doc, results), **counted}
         if results and isinstance(results[0], list):
             results = results[0]
         texts = [text.strip() if isinstance(text, str) else "" for text in results]
-        return self.config.process_results(doc, texts)
+        return {**self.config.process_results(doc, texts), **counted}
 
 
 def emobench_doc_to_visual(doc: dict) -> list:
-    """``[PIL.Image]`` for an image record, ``[video path]`` for a video record, ``[]`` for unreadable media.
+    """``[PIL.Image]`` for an image record, ``[video path]`` for a video record.
 
-    An unreadable image is logged and the sample is asked without it rather than stopping the run.
+    Raises :class:`MediaError` for missing or unreadable media; :meth:`EmoBenchTask.doc_to_visual`
+    turns that into a sample counted as missing, never one asked without its image.
     """
-    if doc["modality"] == "video":
-        return [doc["media_path"]]
+    if doc.get("media_error"):
+        raise MediaError(doc["media_error"])
+    if doc["modality"] == "video":  # the model decodes it; a file emptied since loading is caught here
+        from emollm_plugin.emobench.media import require_file
+
+        return [str(require_file(doc["media_path"]))]
     from emollm_plugin.emobench.media import load_image
 
-    try:
-        return [load_image(doc["media_path"])]
-    except MediaError as exc:
-        logger.error(f"EmoBench {doc['task']}: record {doc['id']!r}: {exc}; asked without its image")
-        return []
+    return [load_image(doc["media_path"])]
 
 
 def exemplar_k() -> int:
@@ -293,55 +334,53 @@ def emobench_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = Non
     return f"{kwargs.get('pre_prompt', '')}{question}{kwargs.get('post_prompt', '')}"
 
 
-def _parse(parser, doc: dict, text: str) -> str | None:
-    try:
-        return parser(doc["task"], text, doc["options"])
-    except Exception as exc:  # one odd sample must not stop scoring (upstream retries then dies)
-        logger.error(f"EmoBench {doc['task']}: record {doc['id']!r}: could not parse {text[:80]!r}: {exc}")
-        return None
-
-
 def emobench_process_results(doc: dict, results: list) -> dict:
     """Per-sample metrics: ``accuracy`` 0/1, ``unparsed_rate`` 0/1, and one info dict for F1/UAR.
 
-    The info dict (``id``, ``modality``, ``source``, ``target``, ``parsed``) is what lmms-eval's
-    samples file keeps of the sample (it drops the document), so reports read targets and parsed
-    answers from it. ``emo_o`` adds ``strict_acc``: the answer must name the label word itself.
+    The info dict is :func:`scoring.read_sample`'s reading (``target``, ``parsed``; ``emo_o`` adds
+    ``parsed_strict``: the answer must name the label word itself) plus ``id``, ``modality`` and
+    ``source``: what lmms-eval's samples file keeps of the sample (it drops the document), so
+    reports read targets and parsed answers from it. ``emo_o`` also reports ``strict_acc`` and the
+    open-vocabulary ``set_precision``, ``set_recall`` and ``set_f1`` (``open_vocab.score_answer``).
     """
     text = results[0] if results and isinstance(results[0], str) else ""
     target = doc["answer"]
-    parsed = _parse(parse_answer, doc, text)
-    info = {
-        "id": doc["id"],
-        "modality": doc["modality"],
-        "source": doc["source"],
-        "target": target,
-        "parsed": parsed,
-    }
+    strict = doc["task"] == "emo_o"
+    try:
+        reading = read_sample(doc["task"], text, target, doc["options"], strict=strict)
+    except Exception as exc:  # a parser bug or a broken record: loud, never a silent "unparsed"
+        raise ValueError(
+            f"EmoBench {doc['task']}: record {doc['id']!r}: cannot read the answer {text[:80]!r}: {exc}"
+        ) from exc
+    info = {"id": doc["id"], "modality": doc["modality"], "source": doc["source"], **reading}
     out = {
-        "accuracy": float(parsed == target),
+        "accuracy": float(info["parsed"] == target),
         "macro_f1": info,
         "uar": info,
-        "unparsed_rate": float(parsed is None),
+        "unparsed_rate": float(info["parsed"] is None),
     }
-    if doc["task"] == "emo_o":
-        strict = _parse(parse_answer_strict, doc, text)
-        info["parsed_strict"] = strict
-        out["strict_acc"] = float(strict == target)
+    if strict:
+        out["strict_acc"] = float(info["parsed_strict"] == target)
+        # Open-vocabulary: every emotion named counts (set precision/recall/F1, emobench/open_vocab.py).
+        out.update({key: value for key, value in score_answer(text, target, doc["options"]).items() if key != "named"})
     return out
 
 
-def _score_items(items: list[dict]) -> dict:
-    """``scoring.score`` over per-sample info dicts; labels are the targets and parsed answers seen."""
-    targets = [item["target"] for item in items]
-    parsed = [item["parsed"] for item in items]
-    labels = sorted(set(targets) | {p for p in parsed if p is not None and p != UNPARSED})
-    return score(parsed, targets, labels)
+def aggregate_count(items: list[float]) -> int:
+    """``scored``: how many records of the task were scored (a sum, not a mean)."""
+    return int(sum(items))
+
+
+def aggregate_missing(items: list[dict]) -> int:
+    """``missing``: how many records were not scored because their media is missing or unreadable."""
+    return sum(1 for item in items if item.get("problem"))
 
 
 def aggregate_macro_f1(items: list[dict]) -> float:
-    return _score_items(items)["macro_f1"]
+    """Macro-F1 over the task's samples, by :func:`scoring.score_samples` (the path ``score_task`` takes)."""
+    return score_samples(items)["macro_f1"]
 
 
 def aggregate_uar(items: list[dict]) -> float:
-    return _score_items(items)["uar"]
+    """UAR over the task's samples, by :func:`scoring.score_samples` (the path ``score_task`` takes)."""
+    return score_samples(items)["uar"]

@@ -201,3 +201,38 @@ def test_help_explains_the_layout() -> None:
     assert result.returncode == 0
     assert "records/<source>.jsonl" in result.stdout and "--check-media" in result.stdout
     assert "Resumable" in result.stdout
+
+
+def test_a_non_utf8_byte_is_reported_by_line_and_never_crashes_a_reader(
+    synth_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from emollm_plugin.emobench.records import iter_jsonl
+
+    broken = tmp_path / "latin1"
+    shutil.copytree(synth_out, broken)
+    records = broken / "records" / "synth.jsonl"
+    lines = records.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"question": "', b'"question": "caf\xe9 ', 1)  # a Latin-1 byte on line 2
+    records.write_bytes(b"".join(lines))
+
+    code, out, _ = emollm(capsys, "validate", str(broken), "--strict", "--no-progress", "--num-frames", "2")
+    assert code == 1
+    assert f"{records}:2: not UTF-8 text (byte 0xe9" in out
+    assert "1 problems in 1 records" in out
+
+    code, out, err = emollm(capsys, "views", str(broken))  # the other 17 records still make the views
+    assert code == 0 and "Traceback" not in err
+    assert "17 records" in out and f"{records}:2: not UTF-8 text" in out
+    items = list(iter_jsonl(records))
+    assert len(items) == 18 and "not UTF-8 text" in str(items[1][1])
+
+
+@pytest.mark.parametrize("verb", ["build", "validate"])
+def test_zero_frames_is_refused_when_parsed(verb: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = (["build", "--source", "emotion6", "--root", str(tmp_path), "--out", str(tmp_path / "o"),
+             "--check-media", "decode"] if verb == "build" else ["validate", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", *argv, "--num-frames", "0"])
+    assert exit_info.value.code == 2
+    assert "argument --num-frames: must be >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

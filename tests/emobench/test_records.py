@@ -14,6 +14,7 @@ from emollm_plugin.emobench.records import (
     Record,
     RecordError,
     iter_jsonl,
+    llava_entry,
     read_records,
     record_problems,
     write_records,
@@ -224,7 +225,7 @@ def test_write_records_is_atomic_and_counts(tmp_path: Path) -> None:
     records = [Record.from_dict(valid(id=f"r{i}")) for i in range(3)]
     assert write_records(path, records) == 3
     assert read_records(path) == records
-    assert not list(path.parent.glob("*.tmp"))
+    assert [p.name for p in path.parent.iterdir()] == ["r.jsonl"]  # no temp file left
 
     def failing():
         yield records[0]
@@ -233,3 +234,22 @@ def test_write_records_is_atomic_and_counts(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         write_records(path, failing())
     assert read_records(path) == records  # the old file is untouched
+
+
+def test_llava_entry_is_the_one_llava_json_emitter() -> None:
+    record = Record.from_dict(valid())
+    entry = llava_entry(record)
+    assert entry == llava_entry(record.to_dict())  # a Record or its stored dict, the same entry
+    assert list(entry) == ["id", record.modality, "conversations", "task", "options", "source"]
+    assert entry["conversations"] == [
+        {"from": "human", "value": "<image>\n" + record.question},
+        {"from": "gpt", "value": record.answer},
+    ]
+    assert entry["options"] == list(record.labels) and entry["source"] == record.source
+    # EmoPrompt's variant: a rationale target, a resolved media path, exemplars before the question
+    rationale = llava_entry(record, target="Tears.\nAnswer: sadness", media="/abs/x.mp4", question="Q?")
+    assert rationale[record.modality] == "/abs/x.mp4"
+    assert rationale["conversations"][0]["value"] == "<image>\nQ?"
+    assert rationale["conversations"][1]["value"] == "Tears.\nAnswer: sadness"
+    yes_no = llava_entry({**valid(), "task": "hate", "answer": "no", "options": []})
+    assert yes_no["options"] == ["yes", "no"]  # scored against yes/no, whatever the record stores

@@ -11,7 +11,10 @@ from emollm_plugin.emobench.scoring import (
     UNPARSED,
     parse_answer,
     parse_answer_strict,
+    percent,
+    read_sample,
     score,
+    score_samples,
     score_task,
     task_labels,
 )
@@ -95,6 +98,28 @@ CASES = [
     ("hate", "No idea.", YN, None, None),
     ("sarcasm", "I'm not sure it is sarcastic.", YN, None, None),
     ("humor", "I would say yes", YN, "yes", "yes"),
+    # one rule for every task: an answer naming more than one label is unreadable ...
+    ("hate", "Answer: yes, no", YN, None, None),
+    ("sarcasm", "Yes and no", YN, None, None),
+    ("humor", "no, yes", YN, None, None),
+    ("hate", "yes/no", YN, None, None),
+    ("sarcasm", "Yes or no: hard to say.", YN, None, None),
+    ("emo_c", "Answer: joy, anger", EKMAN7, None, None),
+    ("emo_c", "joy and anger", EKMAN7, None, None),
+    ("intent", "Answer: greet / thank", MINTREC, None, None),
+    # ... unless a final answer line settles it
+    ("sarcasm", "Yes and no.\nAnswer: no", YN, "no", "no"),
+    ("humor", "no, yes\nyes", YN, "yes", "yes"),
+    ("emo_c", "joy and anger\nAnswer: anger", EKMAN7, "anger", "anger"),
+    # "no" as a determiner names no label; asserting idioms are not negations
+    ("hate", "No doubt it is hateful", YN, "yes", "yes"),
+    ("hate", "Without a doubt, this meme is hateful.", YN, "yes", "yes"),
+    ("hate", "No doubt it is not hateful.", YN, "no", "no"),
+    ("sarcasm", "Yes, there is no doubt.", YN, "yes", "yes"),
+    ("sarcasm", "Yes, with no hesitation.", YN, "yes", "yes"),
+    ("humor", "No, no.", YN, "no", "no"),
+    ("hate", "I would say no, it is not hateful.", YN, "no", "no"),
+    ("emo_c", "No doubt: fear.", EKMAN7, "fear", "fear"),
 ]
 # fmt: on
 
@@ -223,8 +248,55 @@ def test_scoring_is_fast_enough_for_emobench() -> None:
         outputs.append(f"Looking at case {i}, the cues point one way.\nAnswer: {label}")
         refs.append(label)
         options.append((task, opts))
+    score(["a"], ["a"])  # import scikit-learn first: its import is start-up, not scoring
     start = time.perf_counter()
     parsed = [parse_answer(task, out, opts) for out, (task, opts) in zip(outputs, options, strict=True)]
     score(parsed, refs, sorted(set(refs)))
     assert time.perf_counter() - start < 3.0
     assert parsed == refs
+
+
+def test_per_class_values_and_how_unparsed_answers_count() -> None:
+    # truth a a a b b c; answers a a b b (unreadable) (outside the labels)
+    result = score(["a", "a", "b", "b", None, "x"], ["a", "a", "a", "b", "b", "c"], ["a", "b", "c", "d"])
+    per = result["per_class"]
+    assert per["a"] == {"support": 3, "predicted": 2, "recall": pytest.approx(2 / 3), "precision": 1.0,
+                        "f1": pytest.approx(0.8)}
+    # b: 1 right of 2, and 1 of its 2 answers right; the unreadable answer costs b's recall only
+    assert per["b"] == {"support": 2, "predicted": 2, "recall": 0.5, "precision": 0.5, "f1": 0.5}
+    # c: never answered: recall 0, precision undefined (None), F1 0; it counts in UAR and macro-F1
+    assert per["c"] == {"support": 1, "predicted": 0, "recall": 0.0, "precision": None, "f1": 0.0}
+    # d: neither in the truth nor answered: no values, and left out of UAR and macro-F1
+    assert per["d"] == {"support": 0, "predicted": 0, "recall": None, "precision": None, "f1": None}
+    assert result["uar"] == pytest.approx((2 / 3 + 0.5 + 0.0) / 3)
+    assert result["macro_f1"] == pytest.approx((0.8 + 0.5 + 0.0) / 3)
+    assert result["confusion"]["matrix"] == [[2, 1, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    # a class that is only ever answered (never true) counts in macro-F1 (F1 0), not in UAR
+    answered = score(["a", "b"], ["a", "a"], ["a", "b"])
+    assert answered["uar"] == 0.5 and answered["macro_f1"] == pytest.approx((2 / 3 + 0.0) / 2)
+
+
+def test_empty_input_and_the_reserved_label() -> None:
+    empty = score([], [], ["a", "b"])
+    assert (empty["n"], empty["accuracy"], empty["macro_f1"], empty["uar"], empty["unparsed_rate"]) == (0, 0, 0, 0, 0)
+    assert empty["confusion"]["matrix"] == [[0, 0, 0], [0, 0, 0]]
+    with pytest.raises(ValueError, match="'unparsed' cannot be a label"):
+        score(["a"], ["a"], ["a", UNPARSED])
+
+
+def test_evaluation_and_score_task_take_one_path() -> None:
+    """The lmms-eval task stores read_sample per sample and aggregates with score_samples; so does score_task."""
+    outputs = ["joy", "The face shows fear.\nAnswer: fear", "happy", "no idea", "anger"]
+    refs = ["joy", "joy", "joy", "sadness", "anger"]
+    whole = score_task("emo_o", outputs, refs, EKMAN7)
+    samples = [read_sample("emo_o", o, r, EKMAN7, strict=True) for o, r in zip(outputs, refs, strict=True)]
+    per_sample = score_samples(samples)  # the labels the samples show, as the task's aggregation sees them
+    for metric in ("accuracy", "macro_f1", "uar", "unparsed_rate"):
+        assert per_sample[metric] == pytest.approx(whole[metric]), metric
+    assert score_samples(samples, strict=True)["accuracy"] == pytest.approx(whole["strict_accuracy"])
+    assert samples[2] == {"target": "joy", "parsed": "joy", "parsed_strict": None}
+    assert read_sample("hate", "Yes.", "yes", []) == {"target": "yes", "parsed": "yes"}
+
+
+def test_percent_is_the_tables_format() -> None:
+    assert (percent(0.5), percent(1 / 3), percent(None)) == ("50.0", "33.3", "-")

@@ -6,16 +6,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .fakeapi import FakeAPI, Reply
+from .chat_server import ChatServer, Reply
 
 
 @pytest.fixture
-def fake_api() -> Iterator[Callable[[Callable[[dict | None, int], Reply]], FakeAPI]]:
-    """Factory: ``fake_api(respond)`` starts a server; all are shut down after the test."""
-    servers: list[FakeAPI] = []
+def chat_server() -> Iterator[Callable[[Callable[[dict | None, int], Reply]], ChatServer]]:
+    """Factory: ``chat_server(respond)`` starts a server; all are shut down after the test."""
+    servers: list[ChatServer] = []
 
-    def start(respond: Callable[[dict | None, int], Reply]) -> FakeAPI:
-        server = FakeAPI(respond)
+    def start(respond: Callable[[dict | None, int], Reply]) -> ChatServer:
+        server = ChatServer(respond)
         servers.append(server)
         return server
 

@@ -26,7 +26,7 @@ from emollm_plugin.emoprompt.rationales import (
 )
 from emollm_plugin.emoprompt.teachers import OpenAITeacher, TeacherRequest
 
-from .fakeapi import Reply, chat_body, user_text
+from .chat_server import Reply, chat_body, user_text
 
 EKMAN = list(LABEL_SETS["ekman6"])
 
@@ -90,7 +90,7 @@ def record_id(body: dict | None) -> str:
     return re.search(r"sample (r\d+)", user_text(body)).group(1)
 
 
-def teacher_server(fake_api):
+def teacher_server(chat_server):
     """A teacher that reads the ground truth from the prompt and follows PLAN."""
     seen: Counter = Counter()
 
@@ -107,11 +107,11 @@ def teacher_server(fake_api):
             text = f"The face and the caption both point to it.\nAnswer: {answer}"
         return Reply(body=chat_body(text, prompt_tokens=10, completion_tokens=5))
 
-    return fake_api(respond)
+    return chat_server(respond)
 
 
 def make_teacher(url: str, **kwargs) -> OpenAITeacher:
-    options = {"api_key_env": None, "timeout": 5.0, "max_retries": 1, "backoff_base": 0.01, "concurrency": 2}
+    options = {"api_key_env": None, "timeout": 5.0, "max_retries": 1, "concurrency": 2}
     options.update(kwargs)
     return OpenAITeacher(url, "teacher", **options)
 
@@ -125,9 +125,9 @@ def run(records, api_url, out, root, **kwargs):
         return generate_rationales(records, teacher, out, root / "data", progress=False, num_frames=4, **kwargs)
 
 
-def test_generate_accepts_rejects_retries_and_counts(tmp_path, fake_api):
+def test_generate_accepts_rejects_retries_and_counts(tmp_path, chat_server):
     _, records = write_dataset(tmp_path)
-    api = teacher_server(fake_api)
+    api = teacher_server(chat_server)
     summary = run(records, api.base_url, tmp_path / "out", tmp_path, max_attempts=3)
 
     latest, entries, bad = read_cache(tmp_path / "out" / "rationales.jsonl")
@@ -164,9 +164,9 @@ def test_generate_accepts_rejects_retries_and_counts(tmp_path, fake_api):
     assert on_disk["total"] == summary["total"]
 
 
-def test_resume_never_repeats_finished_records(tmp_path, fake_api):
+def test_resume_never_repeats_finished_records(tmp_path, chat_server):
     _, records = write_dataset(tmp_path)
-    api = teacher_server(fake_api)
+    api = teacher_server(chat_server)
     out = tmp_path / "out"
     run(records[:2], api.base_url, out, tmp_path, max_attempts=3)  # a --limit 2 run
     assert hits_per_id(api) == {"r0": 1, "r1": 2}
@@ -204,9 +204,9 @@ class CrashingTeacher:
         return self.inner.complete_batch(requests)
 
 
-def test_crash_mid_run_then_resume(tmp_path, fake_api):
+def test_crash_mid_run_then_resume(tmp_path, chat_server):
     _, records = write_dataset(tmp_path)
-    api = teacher_server(fake_api)
+    api = teacher_server(chat_server)
     out = tmp_path / "out"
     with make_teacher(api.base_url) as inner, pytest.raises(KeyboardInterrupt):
         generate_rationales(records, CrashingTeacher(inner, crash_on=2), out, tmp_path / "data",
@@ -225,7 +225,7 @@ def test_crash_mid_run_then_resume(tmp_path, fake_api):
     assert summary["tasks"]["emo_c"]["accepted"] == 3
 
 
-def test_dead_server_fails_records_and_a_rerun_recovers(tmp_path, fake_api):
+def test_dead_server_fails_records_and_a_rerun_recovers(tmp_path, chat_server):
     _, records = write_dataset(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -235,7 +235,7 @@ def test_dead_server_fails_records_and_a_rerun_recovers(tmp_path, fake_api):
     latest, _, _ = read_cache(tmp_path / "out" / "rationales.jsonl")
     assert "connection error" in latest["r0"]["error"]
 
-    api = teacher_server(fake_api)
+    api = teacher_server(chat_server)
     summary = run(records, api.base_url, tmp_path / "out", tmp_path, max_attempts=2)
     assert summary["total"]["accepted"] == 4 and summary["total"]["rejected"] == 1
     assert summary["total"]["failed"] == 1  # r5: media
@@ -270,9 +270,9 @@ def test_prompt_carries_ground_truth_and_text():
     assert check_template(RATIONALE_PROMPT) == RATIONALE_PROMPT
 
 
-def test_cli_generate_then_to_llava(tmp_path, fake_api, capsys):
+def test_cli_generate_then_to_llava(tmp_path, chat_server, capsys):
     data, records = write_dataset(tmp_path, with_test_record=True)
-    api = teacher_server(fake_api)
+    api = teacher_server(chat_server)
     out = tmp_path / "out"
     code = emollm(["emoprompt", "generate", "--data", str(data), "--out", str(out), "--base-url", api.base_url,
                    "--model", "teacher", "--api-key-env", "", "--max-attempts", "2", "--num-frames", "4",
@@ -290,7 +290,10 @@ def test_cli_generate_then_to_llava(tmp_path, fake_api, capsys):
     items = {item["id"]: item for item in json.loads(llava.read_text())}
     assert set(items) == {"r0", "r1", "r2", "r3", "r4", "r5"}
     r0 = items["r0"]
-    assert set(r0) == {"id", "image", "conversations", "task", "options"}
+    # the same fields as `emollm data build`'s llava/train.json (one emitter: records.llava_entry)
+    assert set(r0) == {"id", "image", "conversations", "task", "options", "source"}
+    assert r0["options"] == list(records[0].options) and r0["source"] == records[0].source
+    assert items["r4"]["options"] == ["yes", "no"]  # a yes/no task is scored against yes/no
     assert Path(r0["image"]).is_absolute() and Path(r0["image"]).is_file()
     assert r0["conversations"][0] == {"from": "human", "value": "<image>\n" + records[0].question}
     assert r0["conversations"][1]["from"] == "gpt" and r0["conversations"][1]["value"].endswith("\nAnswer: joy")

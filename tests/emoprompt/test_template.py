@@ -74,3 +74,15 @@ def test_mpt_learns_each_answer_with_its_closing_separator(tiny_mpt, capsys):
         expected = tokenizer(RATIONALE + "<|im_end|>").input_ids + tokenizer("Answer: joy<|im_end|>").input_ids
         assert labels[labels != IGNORE_INDEX].tolist() == expected
     assert "tokenization mismatch" not in capsys.readouterr().out
+
+
+def test_the_families_are_listed_once_and_the_rest_derive_from_them():
+    from emollm_plugin.emoprompt.template import DEFAULT_TEMPLATE_FOR_MODEL_TYPE, FAMILIES, family_of
+    from emollm_plugin.tiny.llava import LLM_TYPES
+
+    assert set(FAMILIES.values()) <= {spec.name for spec in TEMPLATES}
+    assert tuple(FAMILIES) == LLM_TYPES  # every family has a tiny offline base
+    assert DEFAULT_TEMPLATE_FOR_MODEL_TYPE["llava_mistral"] == FAMILIES["mistral"] == "emollm_mistral"
+    assert family_of("llava_mpt") == "mpt"
+    with pytest.raises(ValueError, match="'gpt2' is not supported; supported: llama, mistral, mpt"):
+        family_of("gpt2")

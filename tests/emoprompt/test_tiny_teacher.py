@@ -32,7 +32,7 @@ def free_port() -> int:
 def server(trained):
     model, _ = trained
     port = free_port()
-    process = subprocess.Popen([*EMOLLM, "serve", "--model-path", str(model), "--port", str(port)],
+    process = subprocess.Popen([*EMOLLM, "serve", "--model-path", str(model), "--port", str(port), "--model-name", "emollm"],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 180
     while True:
@@ -125,7 +125,7 @@ def test_local_teacher_killed_run_resumes_then_feeds_training_and_eval(trained, 
 
 def scripted_teacher(body: dict | None, index: int):
     """An OpenAI-compatible teacher that reasons towards the answer its prompt gives it."""
-    from tests.emoprompt.fakeapi import Reply, chat_body
+    from tests.emoprompt.chat_server import Reply, chat_body
 
     content = body["messages"][-1]["content"]
     text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
@@ -133,9 +133,9 @@ def scripted_teacher(body: dict | None, index: int):
     return Reply(body=chat_body(f"The colours and the shape carry the cue. Answer: {answer}"))
 
 
-def test_exemplars_from_accepted_rationales_reach_emollm_prompts(trained, fake_api, tmp_path):
+def test_exemplars_from_accepted_rationales_reach_emollm_prompts(trained, chat_server, tmp_path):
     model, emobench = trained
-    api = fake_api(scripted_teacher)
+    api = chat_server(scripted_teacher)
     out = tmp_path / "scripted"
     subprocess.run(
         [*EMOLLM, "emoprompt", "generate", "--data", str(emobench / "records" / "synth.jsonl"), "--out", str(out),

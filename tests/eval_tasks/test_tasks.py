@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from emollm_plugin.emobench.records import Record, write_records
-from emollm_plugin.emobench.scoring import score
+from emollm_plugin.emobench.scoring import score, score_task
 from emollm_plugin.emobench.tasks import TASKS
 from emollm_plugin.lmms_glue.evaluate import tasks_dir
 from tests.emobench_fixtures import ANSWERS, build_emobench
@@ -158,6 +158,10 @@ def test_aggregations_agree_with_scoring(tasks: dict) -> None:
     assert aggregation["macro_f1"](items) == pytest.approx(expected["macro_f1"])
     assert aggregation["uar"](items) == pytest.approx(expected["uar"])
     assert expected["uar"] == pytest.approx((0.5 + 0 + 0) / 3)  # classes absent from the truth do not count
+    # one scoring path: lmms-eval's numbers are score_task's over the task's full label set
+    whole = score_task("emo_c", outputs, [doc["answer"] for doc in docs], [doc["options"] for doc in docs])
+    assert aggregation["macro_f1"](items) == pytest.approx(whole["macro_f1"])
+    assert aggregation["uar"](items) == pytest.approx(whole["uar"])
 
 
 def test_emoprompt_exemplars_go_before_the_question(
@@ -214,18 +218,20 @@ def test_missing_emobench_dir_says_how_to_build_it(
         get_task_dict(["emobench_hate"], manager)
 
 
-def test_bad_records_are_skipped_and_media_found_beside_the_records(
+def test_bad_lines_are_skipped_missing_media_counted_and_media_found_beside_the_records(
     manager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "bench"
     (root / "test" / "media").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(root / "test" / "media" / "beside.png")  # relative to the records file
     Image.new("RGB", (8, 8)).save(root / "root.png")  # relative to EMOBENCH_DIR
+    (root / "cut.png").write_bytes((root / "root.png").read_bytes()[:30])  # exists, cannot be decoded
     question = "Is the given image humorous? Answer yes or no."
     records = [
         Record("ok-root", "humor", "image", "root.png", question, "yes", "s", "test"),
         Record("ok-beside", "humor", "image", "media/beside.png", question, "no", "s", "test"),
         Record("no-media", "humor", "image", "missing.png", question, "no", "s", "test"),
+        Record("cut-media", "humor", "image", "cut.png", question, "no", "s", "test"),
         Record(
             "wrong-task",
             "hate",
@@ -244,10 +250,24 @@ def test_bad_records_are_skipped_and_media_found_beside_the_records(
     monkeypatch.setenv("EMOBENCH_DIR", str(root))
     task = load(manager, ["emobench_humor"])["emobench_humor"]
     docs = task.test_docs()
-    assert [doc["id"] for doc in docs] == ["ok-root", "ok-beside"]
+    assert [doc["id"] for doc in docs] == ["ok-root", "ok-beside", "no-media", "cut-media"]
     assert docs[1]["media_path"] == str((root / "test" / "media" / "beside.png").resolve())
+    assert [bool(doc["media_error"]) for doc in docs] == [False, False, True, False]
+    assert "media 'missing.png' not found" in docs[2]["media_error"]
 
-    write_records(path, records[2:])  # nothing usable left
+    # Missing and unreadable media: asked without any visual, counted as missing, never scored.
+    for doc in docs:
+        visuals = task.doc_to_visual(doc)
+        assert (visuals == []) == (doc["id"] in ("no-media", "cut-media"))
+        out = task.process_results(doc, ["yes"])
+        if doc["id"] in ("no-media", "cut-media"):
+            assert set(out) == {"missing", "scored"} and out["scored"] == 0.0
+            assert out["missing"]["id"] == doc["id"] and out["missing"]["problem"]
+        else:
+            assert out["scored"] == 1.0 and out["missing"]["problem"] is None and "accuracy" in out
+    assert "cannot decode image" in task.process_results(docs[3], ["yes"])["missing"]["problem"]
+
+    write_records(path, records[2:3])  # nothing usable left
     with pytest.raises(FileNotFoundError, match="no usable EmoBench record"):
         load(manager, ["emobench_humor"])
 

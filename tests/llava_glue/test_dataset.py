@@ -106,3 +106,25 @@ def test_exemplars_go_into_the_first_human_turn_but_never_the_sample_itself(tmp_
     # A task without exemplars is left as it is.
     hate = add_exemplars(sample("s9", "image", "x.png", task="hate"), exemplars, k=2)
     assert hate["conversations"][0]["value"] == "<image>\nWhich emotion?"
+
+
+def test_malformed_samples_are_skipped_and_logged_at_run_time(trained, data_args, tokenizer, tmp_path):
+    from emollm_plugin.llava_glue.dataset import EmoLLMSupervisedDataset, skipped_samples
+
+    _, emobench = trained
+    good = next((emobench / "media").rglob("*.png"))
+    no_turns = {**sample("no-turns", "image", good), "conversations": []}
+    singular = {k: v for k, v in sample("singular", "image", good).items() if k != "conversations"}
+    singular["conversation"] = sample("x", "image", good)["conversations"]
+    no_value = sample("no-value", "image", good)
+    del no_value["conversations"][1]["value"]
+    data = write_samples(tmp_path, [no_turns, singular, no_value, sample("good", "image", good)])
+    dataset = EmoLLMSupervisedDataset(str(data), tokenizer, data_args, skip_log=tmp_path / "skipped_samples.jsonl")
+    assert len(dataset.lengths) == 4  # LLaVA's length-grouped sampler reads these before any item
+    item = dataset[0]  # falls through the three malformed samples to the good one
+    assert item["image"].shape == (3, 32, 32)
+    skipped = skipped_samples(tmp_path)
+    assert [(s["id"], s["index"]) for s in skipped] == [("no-turns", 0), ("singular", 1), ("no-value", 2)]
+    assert "'conversations' must be a non-empty list" in skipped[0]["error"]
+    assert "has 'conversation'; LLaVA reads 'conversations'" in skipped[1]["error"]
+    assert "turn 1 has no text 'value'" in skipped[2]["error"]

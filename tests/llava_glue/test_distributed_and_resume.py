@@ -1,4 +1,4 @@
-"""DeepSpeed ZeRO-2 with two CPU ranks over gloo, and resuming a killed run from its checkpoint."""
+"""DeepSpeed ZeRO-2 and ZeRO-3 with two CPU ranks over gloo, and resuming a killed run from its checkpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,44 @@ def test_two_rank_deepspeed_zero2_with_mvp_then_reload(tiny_model, colour_data, 
     assert state["epoch"] == pytest.approx(1.0)
     runner = load_runner(str(out))
     assert isinstance(runner.model.get_model().mm_projector, MVPProjector)
+
+
+@pytest.mark.slow
+def test_two_rank_zero3_under_the_deepspeed_launcher_through_llavas_door_saves_whole_mvp_and_resumes(
+    tiny_model, colour_data, tmp_path
+):
+    """ZeRO-3 (finetune.sh's setting for 7B) partitions MVP's parameters across ranks; LLaVA's own train module
+    under the DeepSpeed launcher trains them, saves them whole and resumes from the partitioned checkpoint."""
+    from safetensors.torch import load_file
+
+    from emollm_plugin.llava_glue.inference import load_runner
+    from emollm_plugin.mvp import MVPProjector
+
+    out = tmp_path / "zero3"
+    launcher = [str(Path(sys.executable).parent / "deepspeed"), "--num_gpus", "2", "--master_port", "29534",
+                "--module", "llava.train.train"]
+
+    def flags(steps: int) -> list[str]:
+        command = train_command(tiny_model, colour_data, out, "--mm_projector_type", "mvp", "--mvp_tau", "0.3",
+                                "--deepspeed", str(REPO / "scripts" / "zero3.json"), "--save_strategy", "steps",
+                                "--save_steps", "2", "--seed", "7", steps=steps)
+        return command[3:]  # without `python -m emollm_plugin.train`: LLaVA's door, as the launcher runs it
+
+    run_ok([*launcher, *flags(2)], env={"DS_ACCELERATOR": "cpu"}, timeout=900)
+    assert (out / "checkpoint-2" / "global_step2").is_dir(), "DeepSpeed's partitioned state was not saved"
+    # 2 ranks x 4 samples x 2 steps of 24 samples: both ranks trained (one alone would reach a third).
+    assert json.loads((out / "trainer_state.json").read_text())["epoch"] == pytest.approx(2 / 3)
+
+    log = run_ok([*launcher, *flags(3)], env={"DS_ACCELERATOR": "cpu", "TRANSFORMERS_VERBOSITY": "info"},
+                 timeout=900)
+    assert "Continuing training from global step 2" in log
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 3
+    saved = {k: v for k, v in load_file(str(out / "model.safetensors")).items() if ".mm_projector." in k}
+    runner = load_runner(str(out))  # checks every projector weight against the saved tensors
+    projector = runner.model.get_model().mm_projector
+    assert isinstance(projector, MVPProjector) and projector.mvp_config.tau == 0.3
+    whole = {name: tuple(value.shape) for name, value in projector.state_dict().items()}
+    assert {k.split(".mm_projector.", 1)[1]: tuple(v.shape) for k, v in saved.items()} == whole
 
 
 def _losses(run_dir) -> dict[int, float]:

@@ -154,7 +154,7 @@ def test_video_frames_that_fill_the_context_are_refused(tiny_model, colour_data,
 
     check_flags(*flags(colour_data))  # images only: the frame count does not matter
     videos = tmp_path / "videos.json"
-    videos.write_text('[{"id": "v", "video": "clip.mp4", "conversations": []}]')
+    turns = [{"from": "human", "value": "<image>\\nWhich emotion?"}, {"from": "gpt", "value": "joy"}]
+    videos.write_text(json.dumps([{"id": "v", "video": "clip.mp4", "conversations": turns}]))
     with pytest.raises(ValueError, match=r"--num_frames 8 x 16 visual tokens per frame needs --model_max_length >= 160"):
-        check_flags(*flags(videos))
         check_flags(*flags(videos))

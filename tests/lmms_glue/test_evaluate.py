@@ -161,11 +161,13 @@ def test_run_prints_the_table_and_leaves_results_and_samples(runs: dict) -> None
     for task, result in run.tasks.items():
         assert result.samples_file is not None and result.samples_file.is_file()
         assert result.counts == {
+            "missing": 0,
             "samples": 4,
             "empty": 0,
             "unparsed": 0,
             "correct": round(4 * EXPECTED_ACCURACY[task]),
         }
+        assert result.metrics["scored"] == 4 and result.metrics["missing"] == 0 and result.n == 4
         assert {s.modality for s in result.samples} == {"image", "video"}
     settings = json.loads((good.out / "emollm_eval.json").read_text())
     assert settings["k"] == 0 and settings["tasks"] == list(TASKS)
@@ -174,7 +176,7 @@ def test_run_prints_the_table_and_leaves_results_and_samples(runs: dict) -> None
 @slow
 def test_all_answers_unreadable_is_a_failure_naming_the_tasks(runs: dict) -> None:
     bad = runs["unparsed"]
-    assert bad.returncode == 1, bad.output[-4000:]
+    assert bad.returncode == eval_cli.UNREADABLE_ANSWERS == 3, bad.output[-4000:]  # whole run, 0% answers
     for task in TASKS:
         assert (
             f"emollm eval: error: {task}: none of the 4 answers names a label (e.g. 'banana bread')"
@@ -190,3 +192,60 @@ def test_a_model_that_fails_to_load_is_a_failure_although_lmms_eval_exits_0(runs
     assert "lmms-eval exit code 0" in broken.output
     assert broken.returncode == 1
     assert "no lmms-eval results file" in broken.output
+
+
+@pytest.fixture(scope="module")
+def partial_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``emollm eval`` over an EmoBench with a missing image, a truncated one and a malformed line,
+    without and with --allow-partial (both started together)."""
+    import subprocess
+
+    from tests.emobench_fixtures import DUMMY_RESPONSE, EvalRun, eval_command
+
+    base = tmp_path_factory.mktemp("partial")
+    bench = build_emobench(base / "bench")
+    (bench / "media" / "emo_c" / "0.png").unlink()
+    cut = bench / "media" / "emo_c" / "1.png"
+    cut.write_bytes(cut.read_bytes()[:40])
+    with (bench / "test" / "hate.jsonl").open("a") as handle:
+        handle.write('{"id": "cut-off", "task": "hate"\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("EMOBENCH_")}
+    procs = {}
+    for name, extra in (("strict", ()), ("allowed", ("--allow-partial",))):
+        command = eval_command(base / name, bench, "dummy", "--model_args", f"response={DUMMY_RESPONSE},read_bytes=16",
+                               "--tasks", "emobench_emo_c,emobench_hate", *extra)
+        procs[name] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return {name: EvalRun(base / name, proc.wait(timeout=600), proc.stdout.read()) for name, proc in procs.items()}
+
+
+@slow
+def test_every_record_is_scored_or_counted_and_a_partial_run_fails(partial_runs: dict) -> None:
+    strict = partial_runs["strict"]
+    assert strict.returncode == 1, strict.output[-4000:]
+    assert "emollm eval: error: emo_c: 2 of 4 records not scored, their media is missing or unreadable" in strict.output
+    assert "emollm eval: error: hate: 1 of 5 records were not evaluated (malformed lines" in strict.output
+    assert "fix the data or pass --allow-partial" in strict.output
+    table = strict.output.split("EmoBench (")[1]
+    assert "scored  accuracy  unparsed  missing" in table
+    assert [line.split()[-1] for line in table.splitlines() if line.startswith(("emo_c ", "hate "))] == ["2", "0"]
+
+    run = load_run(strict.out)
+    emo_c = run.tasks["emo_c"]
+    assert emo_c.n == 2 and emo_c.metrics["scored"] == 2 and emo_c.metrics["missing"] == 2
+    assert {s.id for s in emo_c.missing} == {"emo_c-0", "emo_c-1"}
+    problems = {s.id: s.problem for s in emo_c.missing}
+    assert "media 'media/emo_c/0.png' not found" in problems["emo_c-0"]
+    assert "cannot decode image" in problems["emo_c-1"]
+    # Accuracy is over the scored records only (the two videos: joy right, anger wrong).
+    assert emo_c.accuracy == 0.5 and [s.id for s in emo_c.samples] == ["emo_c-2", "emo_c-3"]
+    assert run.tasks["hate"].n == 4 and not run.tasks["hate"].missing
+
+
+@slow
+def test_allow_partial_accepts_it_and_the_table_says_partial(partial_runs: dict) -> None:
+    allowed = partial_runs["allowed"]
+    assert allowed.returncode == 0, allowed.output[-4000:]
+    assert "PARTIAL: records not scored (--allow-partial)" in allowed.output
+    assert "emollm eval: partial: emo_c: 2 of 4 records not scored" in allowed.output
+    assert "emollm eval: partial: hate: 1 of 5 records were not evaluated" in allowed.output
+    assert "emollm eval: error:" not in allowed.output

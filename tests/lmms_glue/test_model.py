@@ -1,9 +1,11 @@
-"""The `emollm` lmms-eval model: registration, batched generation equal to batch 1, log-likelihoods."""
+"""The `emollm` lmms-eval model: registration, batched generation equal to batch 1, data-parallel processes
+equal to one, log-likelihoods."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +44,49 @@ def test_batch_of_eight_answers_exactly_like_batch_of_one(trained, tmp_path):
     assert len(runs[1]) == 24, "4 test samples x 6 tasks, images and videos"
     assert runs[1] == runs[8]
     assert any(answer for answer in runs[1].values()), "the model must have produced text"
+
+
+def test_several_processes_launch_through_accelerate():
+    from argparse import Namespace
+
+    from emollm_plugin.lmms_glue.evaluate import EvalSetupError, build_command, launcher
+
+    assert launcher(1) == [sys.executable, "-m"]
+    command = launcher(4)
+    assert command[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert command[command.index("--num_processes") + 1] == "4" and command[-1] == "-m"
+    args = Namespace(model="emollm", batch_size=1, verbosity="INFO", model_args="", limit=None, device=None,
+                     max_new_tokens=None, lmms_eval_args=None, num_processes=2)
+    full = build_command(args, "emobench", Path("out"))
+    assert full[full.index("-m", 3) + 1] == "lmms_eval"
+    with pytest.raises(EvalSetupError, match="--num-processes"):
+        launcher(0)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_answers_and_scores_of_one(trained, tmp_path):
+    """Data-parallel under lmms-eval's launcher: each process answers its share; gathered, they equal one process."""
+    out, emobench = trained
+    procs = {}
+    for count in (1, 2):
+        folder = tmp_path / f"processes{count}"
+        command = [sys.executable, "-m", "emollm_plugin.cli", "eval", "--model", "emollm", "--model_args",
+                   f"pretrained={out},num_frames=2", "--tasks", "emobench_emo_c,emobench_humor", "--emobench-dir",
+                   str(emobench), "--output", str(folder), "--max-new-tokens", "8", "--num-processes", str(count)]
+        log = (tmp_path / f"processes{count}.log").open("w")
+        procs[count] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log, folder)
+    runs = {}
+    for count, (proc, log, folder) in procs.items():
+        proc.wait(timeout=900)
+        log.close()
+        printed = (tmp_path / f"processes{count}.log").read_text()
+        assert ("accelerate.commands.launch" in printed) == (count > 1)
+        runs[count] = load_run(folder)
+    one, two = _answers(tmp_path / "processes1"), _answers(tmp_path / "processes2")
+    assert len(one) == 8, "4 samples x 2 tasks, images and videos"
+    assert two == one
+    for task in ("emo_c", "humor"):
+        assert runs[2].tasks[task].metrics == runs[1].tasks[task].metrics, task
 
 
 def test_loglikelihood_agrees_with_greedy_generation(trained):

@@ -12,7 +12,7 @@ from transformers import LlamaConfig, PretrainedConfig
 from emollm_plugin.mvp import MVPConfig, parse_perspectives
 
 
-def test_defaults_are_the_spec_reconstruction():
+def test_defaults_are_the_documented_design():
     cfg = MVPConfig()
     assert cfg.perspectives == ("local", "relational", "global")
     assert (cfg.tau, cfg.fusion, cfg.global_pool, cfg.global_tokens, cfg.hidden_size) == (
@@ -126,3 +126,37 @@ def test_from_model_config_defaults_and_mappings():
 def test_invalid_stored_options_name_the_flag():
     with pytest.raises(ValueError, match=re.escape("--mvp_tau must be in [-1, 1], got 2.0")):
         MVPConfig.from_model_config({"mvp_tau": 2.0})
+
+
+def test_every_option_is_declared_once_with_help_and_every_flag_set_follows():
+    import argparse
+
+    from emollm_plugin.mvp.config import add_arguments, add_fields, argv, from_values, options
+
+    names = [field.name for field in dataclasses.fields(MVPConfig)]
+    assert [option.name for option in options()] == names
+    assert all(len(option.help) > 20 for option in options())
+    assert {o.flag: o.default for o in options()} == MVPConfig().to_flags()
+
+    @dataclasses.dataclass
+    @add_fields
+    class Holder:
+        other: int = 1
+
+    holder = Holder(mvp_tau=0.25)
+    assert [f.name for f in dataclasses.fields(Holder)] == ["other", *(o.flag for o in options())]
+    assert all(f.metadata["help"] for f in dataclasses.fields(Holder) if f.name.startswith("mvp_"))
+    assert from_values(holder) == MVPConfig(tau=0.25)
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, prefix="--mvp-", aliases={"tau": ["--tau"]})
+    parsed = parser.parse_args(["--tau", "0.3", "--mvp-global-pool", "attention", "--mvp-hidden-size", "none"])
+    assert from_values(parsed) == MVPConfig(tau=0.3, global_pool="attention")
+    assert from_values(parser.parse_args(["--mvp-hidden-size", "48"])).hidden_size == 48
+
+    config = MVPConfig(perspectives="local,global", tau=-0.5, global_tokens=2, hidden_size=32)
+    flags = argv(config)
+    assert flags[:4] == ["--mvp_perspectives", "local,global", "--mvp_tau", "-0.5"]
+    back = {flags[i].removeprefix("--"): flags[i + 1] for i in range(0, len(flags), 2)}
+    assert MVPConfig.from_flags(**back) == config
+    assert "--mvp_hidden_size" not in argv(MVPConfig())  # None is the train flag's default

@@ -38,7 +38,7 @@ def perturb(projector: MVPProjector) -> MVPProjector:
 
 
 def views_reference(projector: MVPProjector, x: torch.Tensor) -> list[torch.Tensor]:
-    """The perspectives computed naively, one at a time, straight from the spec's definitions."""
+    """The perspectives computed naively, one at a time, straight from the equations in docs/mvp.md."""
     cfg = projector.mvp_config
     h = projector.act(projector.linear_1(x))
     views = [h]

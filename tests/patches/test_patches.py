@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import torch
 from emollm_plugin.patches import PATCHES, _versions, apply_all
@@ -60,19 +58,39 @@ def test_mpt_attention_config_takes_llava_item_assignment():
         config.attn_config["no_such_option"]
 
 
-def test_llava_preprocess_mpt_is_replaced():
-    apply_all()
-    from emollm_plugin.patches import llava_preprocess_mpt_count
+def test_llava_preprocess_mpt_learns_each_answer_and_its_end_token(tiny_mpt):
+    """Upstream counts one token short per round and masks every MPT sample; LLaVA's own entry must learn answers."""
+    emollm_plugin.register()
+    from llava import conversation
     from llava.train import train as llava_train
+    from transformers import AutoTokenizer
 
-    assert llava_train.preprocess_mpt is llava_preprocess_mpt_count.preprocess_mpt
+    tokenizer = AutoTokenizer.from_pretrained(tiny_mpt / "llm")
+    conversation.default_conversation = conversation.conv_templates["emollm_mpt"]
+    source = [{"from": "human", "value": "Which emotion?"}, {"from": "gpt", "value": "Answer: joy"},
+              {"from": "human", "value": "Sure?"}, {"from": "gpt", "value": "Answer: joy"}]
+    out = llava_train.preprocess_mpt([source], tokenizer, has_image=False)
+    ids, labels = out["input_ids"][0], out["labels"][0]
+    learned = tokenizer.decode(ids[labels != -100])
+    assert learned.count("Answer: joy") == 2 and learned.count("<|im_end|>") == 2
+    assert "Which emotion?" not in learned and "system" not in learned
 
 
-def test_trainer_save_checkpoint_takes_llava_metrics_argument():
-    apply_all()
-    from transformers import Trainer
+def test_llava_trainer_saves_a_checkpoint_with_its_metrics_argument(tmp_path):
+    """LLaVA's trainer passes ``metrics`` to ``Trainer._save_checkpoint`` (removed in transformers 4.46)."""
+    emollm_plugin.register()
+    from llava.train.llava_trainer import LLaVATrainer
+    from llava.train.train import TrainingArguments
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    assert "metrics" in inspect.signature(Trainer._save_checkpoint).parameters
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2))
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[], save_safetensors=True)
+    trainer = LLaVATrainer(model=model, args=args)
+    trainer.create_optimizer_and_scheduler(num_training_steps=3)
+    trainer.state.global_step = 3
+    trainer._save_checkpoint(model, trial=None, metrics=None)  # upstream: TypeError (4 positional arguments)
+    assert (tmp_path / "checkpoint-3" / "model.safetensors").is_file()
 
 
 def test_untested_version_is_a_clear_error(monkeypatch):

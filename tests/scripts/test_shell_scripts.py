@@ -168,7 +168,7 @@ def global_batch(values: dict, gpus: int) -> int:
 
 
 def test_every_flag_of_every_train_script_is_accepted(placeholders, tmp_path):
-    stage1 = Path(placeholders["OUT"]) / "stage1"
+    stage1 = Path(placeholders["OUT"]) / "llava-stage1"
     stage1.mkdir(parents=True)  # stands in for stage 1's output, which stage 2 starts from
     shutil.copy(Path(placeholders["MODEL"]) / "config.json", stage1 / "config.json")
     env = {**placeholders, "EMOPROMPT_K": "2", "MAX_FPS": "2", "WARM_START": placeholders["PROJECTOR"]}
@@ -228,6 +228,8 @@ def test_extra_arguments_win_and_typos_are_caught(placeholders):
     [
         ({"GLOBAL_BATCH": "100"}, "GLOBAL_BATCH=100 is not a multiple"),
         ({"NUM_FRAMES": "8"}, "NUM_FRAMES=8"),  # 8 x 576 visual tokens do not fit in 4096
+        ({"NUM_FRAMES": "16", "VIDEO_POOL": "1"}, "set VIDEO_POOL=2"),
+        ({"VIDEO_POOL": "0"}, "VIDEO_POOL=0 must be >= 1"),
         ({"DATA": "/nonexistent/train.json"}, "DATA=/nonexistent/train.json: no such file"),
         ({"PROJECTOR": "/nonexistent/mm_projector.bin"}, "run scripts/pretrain_mvp.sh first"),
         ({"EMOPROMPT_K": "2", "EXEMPLARS": ""}, "needs EXEMPLARS"),
@@ -238,6 +240,13 @@ def test_finetune_refuses_bad_settings_before_launching(placeholders, env, messa
     result = dry_run("finetune.sh", {**placeholders, **env})
     assert result.returncode == 2 and not result.stdout
     assert message in result.stderr
+
+
+def test_finetune_fits_sixteen_pooled_frames(placeholders):
+    """VIDEO_POOL=2: 16 frames x 144 tokens fit Vicuna's 4096 context, and the pool reaches the train entry."""
+    (command,) = printed_commands(dry_run("finetune.sh", {**placeholders, "NUM_FRAMES": "16", "VIDEO_POOL": "2"}))
+    argv = train_argv(command)
+    assert argv[argv.index("--mm_video_pool") + 1] == "2" and argv[argv.index("--num_frames") + 1] == "16"
 
 
 def test_finetune_accepts_llava_and_emollm_checkpoints(placeholders, tmp_path):
@@ -257,3 +266,15 @@ def test_torchrun_launcher_and_stage1_without_videos(placeholders):
     argv = train_argv(stage_1)
     assert argv[argv.index("--gradient_accumulation_steps") + 1] == "2"
     assert argv[argv.index("--num_frames") + 1] == "1" and argv[argv.index("--model_max_length") + 1] == "2048"
+
+
+def test_default_output_folders_follow_llavas_naming():
+    """LLaVA's tools read "llava" (and "lora") in a checkpoint's folder name; the scripts' defaults say so."""
+    defaults = {}
+    for name in ("pretrain_mvp.sh", "finetune.sh", "finetune_lora.sh", "sequential.sh"):
+        found = re.search(r"^OUT=\$\{OUT:-([^}]+)\}", (REPO / "scripts" / name).read_text(), re.MULTILINE)
+        assert found, f"{name}: no OUT default"
+        defaults[name] = found.group(1)
+    assert all("llava" in Path(folder).name for folder in defaults.values()), defaults
+    assert "lora" in Path(defaults["finetune_lora.sh"]).name
+    assert re.search(r"^stage2=\$OUT/llava-", (REPO / "scripts" / "sequential.sh").read_text(), re.MULTILINE)

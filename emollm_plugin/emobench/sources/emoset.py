@@ -1,7 +1,7 @@
 """EmoSet-118K (Yang et al., ICCV 2023): 118,102 images, Mikels' eight emotions, official splits.
 
 Release layout (``data_root`` of https://github.com/JingyuanYY/EmoSet, obtained through the
-request form on the project page)::
+request form on the project page; the archive unpacks into its own folder, e.g. ``EmoSet-118K/``)::
 
     info.json                        label <-> index maps (not needed here)
     train.json  val.json  test.json  lists of [emotion, image_id, image_path, annotation_path]
@@ -11,7 +11,8 @@ request form on the project page)::
 Each split entry looks like ``["amusement", "amusement_12865", "image/amusement/amusement_12865.jpg",
 "annotation/amusement/amusement_12865.json"]``; paths are relative to ``data_root``. A three-item
 entry without the id (``[emotion, image_path, annotation_path]``) is accepted too, the id then
-being the image file's stem. Each image gives one emo_c and one emo_o question.
+being the image file's stem. Each image gives one emo_c and one emo_o question. The ``image/``
+folder is found beside the split files, or anywhere under the root.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from pathlib import Path, PurePosixPath
 
 from emollm_plugin.emobench.records import Record
 from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError, register_source
-from emollm_plugin.emobench.sources.common import emotion_records, media_skip, read_json
+from emollm_plugin.emobench.sources.common import emotion_records, inside_folder, media_file, read_json
+from emollm_plugin.emobench.sources.locate import Layout
 from emollm_plugin.emobench.tasks import LABEL_SETS
 
 _SPLITS = (("train", "train.json"), ("val", "val.json"), ("test", "test.json"))
+IMAGE_DIRS = ("image",)
 
 
 def parse_entry(entry: object) -> tuple[str, str, str] | str:
@@ -50,23 +53,41 @@ class EmoSet(SourceAdapter):
     homepage = "https://github.com/JingyuanYY/EmoSet (dataset request on the project page)"
     licence = "Research use only (terms of the EmoSet request form); image copyright stays with the owners."
     expected_layout = (
-        "  train.json, val.json, test.json  ([emotion, image_id, image_path, annotation_path] lists)\n"
-        "  image/<emotion>/<image_id>.jpg\n"
-        "  annotation/<emotion>/<image_id>.json  (optional here)"
+        "  EmoSet-118K/train.json, val.json, test.json  ([emotion, image_id, image_path, annotation_path])\n"
+        "  EmoSet-118K/image/<emotion>/<image_id>.jpg\n"
+        "  EmoSet-118K/annotation/<emotion>/<image_id>.json  (optional here)"
     )
     required_files = tuple((file,) for _, file in _SPLITS)
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
+    def recognises(self, folder: Path) -> bool:
+        """``train.json`` is a common name (LLaVA's too): EmoSet's is a list of lists, ``[["amusement", ...``."""
+        try:
+            with (folder / "train.json").open("rb") as handle:
+                head = handle.read(256).decode("utf-8", errors="replace").lstrip("\ufeff")
+        except OSError:
+            return False
+        text = "".join(head.split())
+        return text.startswith(("[[", "[]"))
+
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
         labels = LABEL_SETS["mikels8"]
+        splits = []
         for split, file in _SPLITS:
-            entries = read_json(root / file)
+            path = layout.path((file,))
+            entries = read_json(path)
             if not isinstance(entries, list):
-                raise SourceError(
-                    f"{root / file}: expected a JSON list of entries, got {type(entries).__name__}"
-                )
-            for index, entry in enumerate(entries):
-                parsed = parse_entry(entry)
+                raise SourceError(f"{path}: expected a JSON list of entries, got {type(entries).__name__}")
+            splits.append((split, file, path, [parse_entry(entry) for entry in entries]))
+        probe = (
+            inside_folder(parsed[2], IMAGE_DIRS)
+            for *_, entries in splits
+            for parsed in entries
+            if not isinstance(parsed, str)
+        )
+        image_dir = layout.media_dir(IMAGE_DIRS, probe)
+        for split, file, path, entries in splits:
+            layout.reading(path)
+            for index, parsed in enumerate(entries):
                 if isinstance(parsed, str):
                     yield Skip(f"{file}[{index}]", parsed)
                     continue
@@ -74,8 +95,8 @@ class EmoSet(SourceAdapter):
                 if emotion not in labels:
                     yield Skip(image_id, f"emotion {emotion!r} is not one of Mikels' 8 ({', '.join(labels)})")
                     continue
-                missing = media_skip(root, image_path, image_id)
-                if missing:
-                    yield missing
+                relative = media_file(layout, image_dir, image_path, image_id, strip=IMAGE_DIRS)
+                if isinstance(relative, Skip):
+                    yield relative
                     continue
-                yield from emotion_records(self.name, split, image_id, image_path, "image", labels, emotion)
+                yield from emotion_records(self.name, split, image_id, relative, "image", labels, emotion)

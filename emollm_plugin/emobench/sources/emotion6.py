@@ -1,9 +1,9 @@
 """Emotion6 (Peng et al., CVPR 2015): 1,980 Flickr images, 330 in each of six emotion folders.
 
-Release layout (``Emotion6.zip`` from the Cornell lab page)::
+Release layout (``Emotion6.zip`` from the Cornell lab page, unpacked into ``Emotion6/``)::
 
-    images/<category>/<n>.jpg   categories: anger, disgust, fear, joy, sadness, surprise
-    ground_truth.txt            header line, then per image (tab separated):
+    Emotion6/images/<category>/<n>.jpg   categories: anger, disgust, fear, joy, sadness, surprise
+    Emotion6/ground_truth.txt            header line, then per image (tab separated):
                                 image_filename valence arousal  prob. anger  prob. disgust  prob. fear
                                 prob. joy  prob. sadness  prob. surprise  prob. neutral
                                 e.g. "disgust/1.jpg  2.5  3.8  0.133333  0.7  0  0.0666667  0.1  0  0"
@@ -11,10 +11,12 @@ Release layout (``Emotion6.zip`` from the Cornell lab page)::
 Two adapters read it:
 
 * ``emotion6``: the folder is the label (the keyword the image was found with), Ekman's six.
-  This is how Emotion6 is usually used for classification.
+  This is how Emotion6 is usually used for classification. The images are the release, so
+  ``--media-root`` does not apply; files that are not images become Skips.
 * ``emotion6_votes``: the label is the majority of the 7-way vote distribution in
   ground_truth.txt, neutral included (label set ``ekman7``); images whose top vote is tied are
-  skipped.
+  skipped. Its ``images/`` folder is found beside ``ground_truth.txt``, anywhere under the
+  root, or under ``--media-root``.
 
 There is no official split; both use the same deterministic hash of the image id (80/10/10), so
 an image lands in the same split either way. Each image gives one emo_c and one emo_o question.
@@ -31,9 +33,13 @@ from emollm_plugin.emobench.sources.common import (
     clean_id,
     emotion_records,
     hash_split,
+    is_image,
     iter_folder_images,
+    media_file,
     media_skip,
 )
+from emollm_plugin.emobench.sources.fi import holds_images
+from emollm_plugin.emobench.sources.locate import Layout
 from emollm_plugin.emobench.tasks import LABEL_SETS
 
 #: Column order of the vote distribution in ground_truth.txt.
@@ -76,21 +82,31 @@ class Emotion6(SourceAdapter):
     homepage = _HOMEPAGE
     licence = _LICENCE
     expected_layout = (
-        "  images/<category>/<n>.jpg  for anger, disgust, fear, joy, sadness, surprise\n"
-        "  ground_truth.txt  (optional here; used by emotion6_votes)"
+        "  Emotion6/images/<category>/<n>.jpg  for anger, disgust, fear, joy, sadness, surprise\n"
+        "  Emotion6/ground_truth.txt  (optional here; used by emotion6_votes)"
     )
     required_files = (("images",),)
+    media_is_layout = True
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
+    def recognises(self, folder: Path) -> bool:
+        """``images/`` is a common name: it must hold one of the six category folders, with images."""
+        return holds_images(folder / "images", LABEL_SETS["ekman6"])
+
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
         labels = LABEL_SETS["ekman6"]
-        for folder, path in iter_folder_images(root / "images"):
-            relative = path.relative_to(root).as_posix()
+        counted = None
+        for folder, path in iter_folder_images(layout.data / "images"):
+            if folder != counted:  # per-folder counts, noted once per folder rather than per image
+                counted = layout.reading(path.parent).name
+            relative = layout.relative(path)
+            if not is_image(path):
+                yield Skip(relative, f"not an image file ({path.suffix or 'no suffix'})")
+                continue
             category = folder.strip().lower()
             if category not in labels:
                 yield Skip(relative, f"folder {folder!r} is not one of Emotion6's six ({', '.join(labels)})")
                 continue
-            missing = media_skip(root, relative, relative)
+            missing = media_skip(layout.base, relative, relative)
             if missing:
                 yield missing
                 continue
@@ -109,20 +125,31 @@ class Emotion6Votes(SourceAdapter):
     homepage = _HOMEPAGE
     licence = _LICENCE
     expected_layout = (
-        "  ground_truth.txt  (header, then: image_filename valence arousal + 7 vote probabilities)\n"
-        "  images/<category>/<n>.jpg"
+        "  Emotion6/ground_truth.txt  (header, then: image_filename valence arousal + 7 vote probabilities)\n"
+        "  Emotion6/images/<category>/<n>.jpg"
     )
-    required_files = (("ground_truth.txt",), ("images",))
+    required_files = (("ground_truth.txt",),)
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
+    def recognises(self, folder: Path) -> bool:
+        """``ground_truth.txt`` is a common name: its first data line must be an Emotion6 vote line."""
+        try:
+            with (folder / "ground_truth.txt").open(encoding="utf-8-sig", errors="replace") as handle:
+                lines = [line for _, line in zip(range(2), handle, strict=False)]
+        except OSError:
+            return False
+        return len(lines) == 2 and not isinstance(parse_votes(lines[1]), str)
+
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
         labels = LABEL_SETS["ekman7"]
-        with (root / "ground_truth.txt").open(encoding="utf-8-sig", errors="replace") as handle:
+        path = layout.reading(layout.path(("ground_truth.txt",)))
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
             lines = handle.read().splitlines()
-        for lineno, line in enumerate(lines[1:], start=2):  # line 1 is the header
-            if not line.strip():
-                continue
-            parsed = parse_votes(line)
+        parsed_lines = [
+            (lineno, parse_votes(line)) for lineno, line in enumerate(lines[1:], start=2) if line.strip()
+        ]
+        probe = (parsed[0] for _, parsed in parsed_lines if not isinstance(parsed, str))
+        image_dir = layout.media_dir(("images",), probe)
+        for lineno, parsed in parsed_lines:  # line 1 is the header
             if isinstance(parsed, str):
                 yield Skip(f"ground_truth.txt:{lineno}", parsed)
                 continue
@@ -131,10 +158,9 @@ class Emotion6Votes(SourceAdapter):
             if label is None:
                 yield Skip(filename, f"top vote share is tied ({votes}); no single label")
                 continue
-            relative = f"images/{filename}"
-            missing = media_skip(root, relative, filename)
-            if missing:
-                yield missing
+            relative = media_file(layout, image_dir, filename, filename)
+            if isinstance(relative, Skip):
+                yield relative
                 continue
             category = PurePosixPath(filename).parent.name or "images"
             sample_id = native_id(category, filename)

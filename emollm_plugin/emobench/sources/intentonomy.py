@@ -12,10 +12,14 @@ repository's download script, ``--anno-root annotations --image-root images``)::
                           "category_ids_softprob": [float]}]} # train: 28 shares, x/3 per label
     images/<filename>
 
+The ``images/`` folder (the download script's ``--image-root``) is found beside ``annotations/``
+or anywhere under the root; pass ``--media-root`` when it was downloaded somewhere else.
+
 Intentonomy is multi-label; EmoBench's intent question has one answer. An image is used when its
 label is unambiguous: exactly one ``category_ids`` entry (val/test), or a single highest
-``category_ids_softprob`` share (train). Other images become Skips that say so. The CamelCase
-category names are shown to the model as short phrases (``INTENT_PHRASES``), in category order.
+``category_ids_softprob`` share (train). Other images become Skips that say so, as do images
+listed without any annotation. The CamelCase category names are shown to the model as short
+phrases (``INTENT_PHRASES``), in category order.
 The official split is kept.
 """
 
@@ -26,7 +30,8 @@ from pathlib import Path
 
 from emollm_plugin.emobench.records import Record
 from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError, register_source
-from emollm_plugin.emobench.sources.common import clean_id, media_skip, option_record, read_json
+from emollm_plugin.emobench.sources.common import clean_id, media_file, option_record, read_json
+from emollm_plugin.emobench.sources.locate import Layout
 
 #: Release category name -> the phrase used as option and answer (no commas: options are comma-joined).
 INTENT_PHRASES: dict[str, str] = {
@@ -67,6 +72,7 @@ _SPLITS = (
     ("val", "annotations/intentonomy_val2020.json"),
     ("test", "annotations/intentonomy_test2020.json"),
 )
+IMAGE_DIRS = ("images",)
 
 
 def single_category(annotation: dict) -> int | str:
@@ -92,6 +98,15 @@ def single_category(annotation: dict) -> int | str:
     return "no category_ids or category_ids_softprob"
 
 
+def _load(path: Path) -> dict:
+    data = read_json(path)
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), list) for k in ("categories", "images", "annotations")
+    ):
+        raise SourceError(f"{path}: expected a COCO-style object with categories, images, annotations")
+    return data
+
+
 @register_source
 class Intentonomy(SourceAdapter):
     name = "intentonomy"
@@ -106,16 +121,21 @@ class Intentonomy(SourceAdapter):
     )
     required_files = tuple((file,) for _, file in _SPLITS)
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
-        for split, file in _SPLITS:
-            data = read_json(root / file)
-            if not isinstance(data, dict) or not all(
-                isinstance(data.get(k), list) for k in ("categories", "images", "annotations")
-            ):
-                raise SourceError(
-                    f"{root / file}: expected a COCO-style object with categories, images, annotations"
-                )
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
+        files = [(split, file, layout.path((file,))) for split, file in _SPLITS]
+        loaded = {file: _load(path) for _, file, path in files}
+        probe = (
+            image["filename"].strip()
+            for data in loaded.values()
+            for image in data["images"]
+            if isinstance(image, dict)
+            and isinstance(image.get("filename"), str)
+            and image["filename"].strip()
+        )
+        image_dir = layout.media_dir(IMAGE_DIRS, probe)
+        for split, file, path in files:
+            layout.reading(path)
+            data = loaded[file]
             names = {
                 c["id"]: c["name"]
                 for c in data["categories"]
@@ -126,11 +146,13 @@ class Intentonomy(SourceAdapter):
                 for i in data["images"]
                 if isinstance(i, dict) and isinstance(i.get("id"), str | int)
             }
+            annotated: set[str | int] = set()
             for index, annotation in enumerate(data["annotations"]):
                 image_id = annotation.get("image_id") if isinstance(annotation, dict) else None
                 if not isinstance(image_id, str | int) or image_id not in images:
                     yield Skip(f"{file}[{index}]", "annotation without a matching image entry")
                     continue
+                annotated.add(image_id)
                 image = images[image_id]
                 native_id = clean_id(image_id)
                 category = single_category(annotation)
@@ -148,11 +170,12 @@ class Intentonomy(SourceAdapter):
                 if not isinstance(filename, str) or not filename.strip():
                     yield Skip(native_id, "image entry has no filename")
                     continue
-                relative = f"images/{filename.strip()}"
-                missing = media_skip(root, relative, native_id)
-                if missing:
-                    yield missing
+                relative = media_file(layout, image_dir, filename, native_id)
+                if isinstance(relative, Skip):
+                    yield relative
                     continue
                 yield option_record(
                     "intent", self.name, split, native_id, relative, "image", INTENTONOMY28, phrase
                 )
+            for image_id in sorted(images.keys() - annotated, key=str):
+                yield Skip(clean_id(image_id), "image listed without an annotation")

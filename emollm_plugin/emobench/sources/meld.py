@@ -1,40 +1,44 @@
 """MELD (Poria et al., ACL 2019): 13,708 utterance clips from *Friends*, seven emotions.
 
-Release layout (``MELD.Raw.tar.gz`` from https://affective-meld.github.io; the CSVs are also in
-https://github.com/declare-lab/MELD/tree/master/data/MELD). Extract the outer archive, then
-``train.tar.gz``, ``dev.tar.gz`` and ``test.tar.gz`` next to the CSVs::
+Release (``MELD.Raw.tar.gz`` from https://affective-meld.github.io; the CSVs are also in
+https://github.com/declare-lab/MELD/tree/master/data/MELD). Unpacking it, then ``train.tar.gz``,
+``dev.tar.gz`` and ``test.tar.gz`` where they lie, gives::
 
-    train_sent_emo.csv  dev_sent_emo.csv  test_sent_emo.csv
-        columns: Sr No., Utterance, Speaker, Emotion, Sentiment, Dialogue_ID, Utterance_ID,
-                 Season, Episode, StartTime, EndTime
-    train_splits/dia{Dialogue_ID}_utt{Utterance_ID}.mp4
-    dev_splits_complete/dia{D}_utt{U}.mp4
-    output_repeated_splits_test/dia{D}_utt{U}.mp4
+    MELD.Raw/
+        train_sent_emo.csv  dev_sent_emo.csv  test_sent_emo.csv
+            columns: Sr No., Utterance, Speaker, Emotion, Sentiment, Dialogue_ID, Utterance_ID,
+                     Season, Episode, StartTime, EndTime
+        train/train_splits/dia{Dialogue_ID}_utt{Utterance_ID}.mp4
+        dev/dev_splits_complete/dia{D}_utt{U}.mp4
+        test/output_repeated_splits_test/dia{D}_utt{U}.mp4
 
-Copies that kept the per-split folders (``train/train_splits/``, ``dev/dev_splits_complete/``,
-``test/output_repeated_splits_test/``, and ``train/train_sent_emo.csv``) are read as well. The
-official train/dev/test split is kept (dev -> val). Emotions are MELD's own seven names (label
-set ``ekman7``); the utterance goes into ``text``. A row without its clip (the release misses a
-few, e.g. dev dia110_utt7) becomes a Skip.
+The clip folders may also sit directly beside the CSVs (``train_splits/`` ...), or anywhere
+under the root; a CSV inside its split folder (``train/train_sent_emo.csv``) is read as well.
+The official train/dev/test split is kept (dev -> val). Emotions are MELD's own seven names
+(label set ``ekman7``); the utterance goes into ``text``. A row without its clip (the release
+misses a few, e.g. dev dia110_utt7) becomes a Skip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from emollm_plugin.emobench.records import Record
-from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, find_first, register_source
-from emollm_plugin.emobench.sources.common import clean_text, clip_path, emotion_records, read_table
+from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, register_source
+from emollm_plugin.emobench.sources.common import clean_text, clip_path, emotion_records, iter_table
+from emollm_plugin.emobench.sources.locate import Layout
 from emollm_plugin.emobench.tasks import LABEL_SETS
 
 #: split -> (metadata file candidates, clip folder candidates); the first of each is documented.
 LAYOUT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "train": (("train_sent_emo.csv", "train/train_sent_emo.csv"), ("train_splits", "train/train_splits")),
-    "val": (("dev_sent_emo.csv", "dev/dev_sent_emo.csv"), ("dev_splits_complete", "dev/dev_splits_complete")),
+    "train": (("train_sent_emo.csv", "train/train_sent_emo.csv"), ("train/train_splits", "train_splits")),
+    "val": (
+        ("dev_sent_emo.csv", "dev/dev_sent_emo.csv"),
+        ("dev/dev_splits_complete", "dev_splits_complete"),
+    ),
     "test": (
         ("test_sent_emo.csv", "test/test_sent_emo.csv"),
-        ("output_repeated_splits_test", "test/output_repeated_splits_test"),
+        ("test/output_repeated_splits_test", "output_repeated_splits_test"),
     ),
 }
 
@@ -58,24 +62,31 @@ class MELD(SourceAdapter):
     homepage = "https://affective-meld.github.io (MELD.Raw.tar.gz; CSVs in github.com/declare-lab/MELD)"
     licence = "GPL-3.0 (declare-lab/MELD); clips are excerpts of Friends (Warner Bros.), research use."
     expected_layout = (
-        "  train_sent_emo.csv, dev_sent_emo.csv, test_sent_emo.csv\n"
-        "  train_splits/dia{D}_utt{U}.mp4\n"
-        "  dev_splits_complete/dia{D}_utt{U}.mp4\n"
-        "  output_repeated_splits_test/dia{D}_utt{U}.mp4"
+        "  MELD.Raw/train_sent_emo.csv, dev_sent_emo.csv, test_sent_emo.csv\n"
+        "  MELD.Raw/train/train_splits/dia{D}_utt{U}.mp4  (or train_splits/ beside the CSVs)\n"
+        "  MELD.Raw/dev/dev_splits_complete/dia{D}_utt{U}.mp4\n"
+        "  MELD.Raw/test/output_repeated_splits_test/dia{D}_utt{U}.mp4"
     )
     required_files = tuple(files for files, _ in LAYOUT.values())
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
         labels = LABEL_SETS["ekman7"]
         for split, (csv_candidates, clip_candidates) in LAYOUT.items():
-            csv_path = find_first(root, csv_candidates)
-            clip_dir = find_first(root, clip_candidates)
-            for row in read_table(csv_path, COLUMNS):
-                sr_no = row.get("Sr No.", "").strip()
+            csv_path = layout.reading(layout.path(csv_candidates))
+            rows = list(iter_table(csv_path, COLUMNS))
+            probe = (
+                f"{name}.mp4"
+                for _, row in rows
+                if isinstance(row, dict) and (name := clip_name(row["Dialogue_ID"], row["Utterance_ID"]))
+            )
+            clip_dir = layout.media_dir(clip_candidates, probe)
+            for lineno, row in rows:
+                if isinstance(row, Skip):
+                    yield row
+                    continue
                 name = clip_name(row["Dialogue_ID"], row["Utterance_ID"])
                 if name is None:
-                    yield Skip(f"{csv_path.name}#{sr_no}", "Dialogue_ID/Utterance_ID are not integers")
+                    yield Skip(f"{csv_path.name}:{lineno}", "Dialogue_ID/Utterance_ID are not integers")
                     continue
                 emotion = row["Emotion"].strip().lower()
                 if emotion not in labels:
@@ -85,7 +96,7 @@ class MELD(SourceAdapter):
                 if text is None:
                     yield Skip(name, "empty Utterance")
                     continue
-                relative = clip_path(root, clip_dir, name, clip_candidates)
+                relative = clip_path(layout, clip_dir, name)
                 if isinstance(relative, Skip):
                     yield relative
                     continue

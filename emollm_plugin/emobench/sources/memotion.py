@@ -3,9 +3,12 @@
 Release layout (``memotion_dataset_7k`` folder, e.g. from the Kaggle mirror
 https://www.kaggle.com/datasets/williamscott701/memotion-dataset-7k)::
 
-    labels.csv    ,image_name,text_ocr,text_corrected,humour,sarcasm,offensive,motivational,overall_sentiment
-                  0,image_1.jpg,LOOK THERE MY FRIEND ...,LOOK THERE MY FRIEND ...,hilarious,general,not_offensive,...
-    images/<image_name>
+    memotion_dataset_7k/labels.csv
+        ,image_name,text_ocr,text_corrected,humour,sarcasm,offensive,motivational,overall_sentiment
+        0,image_1.jpg,LOOK THERE MY FRIEND ...,LOOK THERE MY FRIEND ...,hilarious,general,not_offensive,...
+    memotion_dataset_7k/images/<image_name>
+
+``images/`` is found beside ``labels.csv`` or anywhere under the root.
 
 Humour is graded ``not_funny`` < ``funny`` < ``very_funny`` < ``hilarious``; the humor question's
 answer is "no" for ``not_funny`` and "yes" otherwise. The meme text is ``text_corrected``
@@ -24,13 +27,16 @@ from emollm_plugin.emobench.sources.common import (
     clean_id,
     clean_text,
     hash_split,
-    media_skip,
-    read_table,
+    head_has,
+    iter_table,
+    media_file,
     yes_no_record,
 )
+from emollm_plugin.emobench.sources.locate import Layout
 
 HUMOUR_LEVELS = {"not_funny": False, "funny": True, "very_funny": True, "hilarious": True}
 COLUMNS = ("image_name", "text_ocr", "text_corrected", "humour")
+IMAGE_DIRS = ("images",)
 
 
 @register_source
@@ -42,14 +48,24 @@ class Memotion(SourceAdapter):
     homepage = "https://www.kaggle.com/datasets/williamscott701/memotion-dataset-7k (SemEval-2020 Task 8)"
     licence = "Research use (SemEval-2020 Task 8 terms); memes collected from public web pages."
     expected_layout = (
-        "  labels.csv  (image_name, text_ocr, text_corrected, humour, sarcasm, offensive, ...)\n"
-        "  images/<image_name>"
+        "  memotion_dataset_7k/labels.csv  (image_name, text_ocr, text_corrected, humour, ...)\n"
+        "  memotion_dataset_7k/images/<image_name>"
     )
     required_files = (("labels.csv",),)
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
-        for lineno, row in enumerate(read_table(root / "labels.csv", COLUMNS), start=2):
+    def recognises(self, folder: Path) -> bool:
+        """``labels.csv`` is a common name: Memotion's header names image_name and humour."""
+        return head_has(folder / "labels.csv", "image_name", "humour")
+
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
+        path = layout.reading(layout.path(("labels.csv",)))
+        rows = list(iter_table(path, COLUMNS))
+        probe = (row["image_name"].strip() for _, row in rows if isinstance(row, dict))
+        image_dir = layout.media_dir(IMAGE_DIRS, probe)
+        for lineno, row in rows:
+            if isinstance(row, Skip):
+                yield row
+                continue
             image_name = row["image_name"].strip()
             if not image_name:
                 yield Skip(f"labels.csv:{lineno}", "empty image_name")
@@ -63,10 +79,9 @@ class Memotion(SourceAdapter):
             if text is None:
                 yield Skip(image_name, "no meme text (text_corrected and text_ocr are empty)")
                 continue
-            relative = f"images/{image_name}"
-            missing = media_skip(root, relative, image_name)
-            if missing:
-                yield missing
+            relative = media_file(layout, image_dir, image_name, image_name)
+            if isinstance(relative, Skip):
+                yield relative
                 continue
             split = hash_split(native_id)
             yield yes_no_record(

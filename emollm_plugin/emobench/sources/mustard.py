@@ -1,13 +1,16 @@
 """MUStARD (Castro et al., ACL 2019): 690 TV-show utterance clips labelled sarcastic or not.
 
-Release layout: ``data/sarcasm_data.json`` from https://github.com/soujanyaporia/MUStARD and the
-raw clips (``mmsd_raw_data.zip``, Google Drive link in its README) unzipped next to it::
+Release layout: the official repository https://github.com/soujanyaporia/MUStARD, with the raw
+clips (``mmsd_raw_data.zip``, Google Drive link in its README) unzipped into ``data/videos/``::
 
-    sarcasm_data.json    {"1_60": {"utterance": "It's just a privilege to watch your mind at work.",
-                                   "speaker": "SHELDON", "context": [...], "context_speakers": [...],
-                                   "show": "BBT", "sarcasm": true}, ...}
-    utterances_final/<id>.mp4     (or mmsd_raw_data/utterances_final/<id>.mp4, as unzipped)
-    context_final/<id>_c.mp4      (context clips; unused)
+    data/sarcasm_data.json   {"1_60": {"utterance": "It's just a privilege to watch your mind at work.",
+                                       "speaker": "SHELDON", "context": [...], "context_speakers": [...],
+                                       "show": "BBT", "sarcasm": true}, ...}
+    data/videos/utterances_final/<id>.mp4
+    data/videos/context_final/<id>_c.mp4   (context clips; unused)
+
+``utterances_final/`` is also found beside the JSON, inside ``mmsd_raw_data/`` as the zip
+unpacks, or anywhere under the root.
 
 Split: MUStARD's speaker-independent setting (utterances from *Friends* are the test set, the
 other shows the train set; the repository's ``sarcasm_speaker_independent_*.jsonnet``). The
@@ -18,10 +21,9 @@ utterance goes into ``text``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from emollm_plugin.emobench.records import Record
-from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError, find_first, register_source
+from emollm_plugin.emobench.sources.base import Skip, SourceAdapter, SourceError, register_source
 from emollm_plugin.emobench.sources.common import (
     clean_id,
     clean_text,
@@ -30,8 +32,9 @@ from emollm_plugin.emobench.sources.common import (
     read_json,
     yes_no_record,
 )
+from emollm_plugin.emobench.sources.locate import Layout
 
-CLIP_DIRS = ("utterances_final", "mmsd_raw_data/utterances_final")
+CLIP_DIRS = ("videos/utterances_final", "utterances_final", "mmsd_raw_data/utterances_final")
 TEST_SHOW = "FRIENDS"
 
 
@@ -46,17 +49,17 @@ class MUStARD(SourceAdapter):
     homepage = "https://github.com/soujanyaporia/MUStARD (clips: Google Drive link in the README)"
     licence = "MIT (soujanyaporia/MUStARD); clips are TV-show excerpts, research use."
     expected_layout = (
-        "  sarcasm_data.json  ({id: {utterance, speaker, context, context_speakers, show, sarcasm}})\n"
-        "  utterances_final/<id>.mp4  (or mmsd_raw_data/utterances_final/<id>.mp4)"
+        "  data/sarcasm_data.json  ({id: {utterance, speaker, context, context_speakers, show, sarcasm}})\n"
+        "  data/videos/utterances_final/<id>.mp4  (or utterances_final/ anywhere under the root)"
     )
     required_files = (("sarcasm_data.json",),)
 
-    def iter_samples(self, root: Path) -> Iterator[Record | Skip]:
-        root = Path(root)
-        data = read_json(root / "sarcasm_data.json")
+    def samples(self, layout: Layout) -> Iterator[Record | Skip]:
+        path = layout.reading(layout.path(("sarcasm_data.json",)))
+        data = read_json(path)
         if not isinstance(data, dict):
-            raise SourceError(f"{root / 'sarcasm_data.json'}: expected a JSON object keyed by utterance id")
-        clip_dir = find_first(root, CLIP_DIRS)
+            raise SourceError(f"{path}: expected a JSON object keyed by utterance id")
+        clip_dir = layout.media_dir(CLIP_DIRS, (f"{key}.mp4" for key in sorted(data)))
         for key in sorted(data):
             entry = data[key]
             native_id = clean_id(key)
@@ -72,7 +75,7 @@ class MUStARD(SourceAdapter):
             if text is None or not isinstance(show, str) or not show.strip():
                 yield Skip(key, "missing 'utterance' or 'show'")
                 continue
-            relative = clip_path(root, clip_dir, key, CLIP_DIRS)
+            relative = clip_path(layout, clip_dir, key)
             if isinstance(relative, Skip):
                 yield relative
                 continue

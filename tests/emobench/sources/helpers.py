@@ -42,22 +42,36 @@ def write_table(path: Path, header: list[str], rows: list[list[object]], delimit
     return path
 
 
-def collect(source: SourceAdapter, root: Path) -> tuple[list[Record], list[Skip]]:
-    """Check the layout, run the adapter and split its output; every record must be valid."""
+def collect(
+    source: SourceAdapter, root: Path, media_root: Path | None = None
+) -> tuple[list[Record], list[Skip]]:
+    """Check the layout, run the adapter and split its output; every record must be valid.
+
+    Media paths must resolve from ``media_root`` when given, else from ``root`` (what build links).
+    """
     source.check_layout(root)
-    items = list(source.iter_samples(root))
+    items = list(source.iter_samples(root, media_root))
     records = [item for item in items if isinstance(item, Record)]
     skips = [item for item in items if isinstance(item, Skip)]
     assert len(records) + len(skips) == len(items), "adapters yield only Records and Skips"
+    base = media_root if media_root is not None else root
     for record in records:
         assert record_problems(record.to_dict()) == [], record
         assert record.source == source.name
         assert record.task in source.tasks and record.modality in source.modalities
-        assert not Path(record.media).is_absolute() and (root / record.media).is_file(), record.media
+        assert not Path(record.media).is_absolute() and (base / record.media).is_file(), record.media
+        assert ".." not in Path(record.media).parts, record.media
         assert record.id.startswith(f"{source.name}-{record.split}-")
     duplicates = [rid for rid, n in Counter(r.id for r in records).items() if n > 1]
     assert not duplicates, f"duplicate ids: {duplicates}"
+    counted = sum(n["records"] + n["skipped"] for n in source.file_counts.values())
+    assert counted == len(items), f"file_counts {source.file_counts} miss some of {len(items)} items"
     return records, skips
+
+
+def summary(records: list[Record]) -> dict[str, tuple[str, str, str]]:
+    """``{id: (split, answer, media)}`` for the emo_c / single-question records: what a test pins down."""
+    return {r.id: (r.split, r.answer, r.media) for r in records if not r.id.endswith("-emo_o")}
 
 
 def by_id(records: list[Record]) -> dict[str, Record]:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from emollm_plugin.emobench.sources import get_source
 from emollm_plugin.emobench.sources.intentonomy import INTENT_PHRASES, INTENTONOMY28
 
-from .helpers import by_id, collect, skip_reasons, write_image, write_json
+from .helpers import by_id, collect, skip_reasons, summary, write_image, write_json
 
 CATEGORIES = [{"id": i, "name": name} for i, name in enumerate(INTENT_PHRASES)]
 
@@ -29,9 +31,10 @@ def annotation_file(images: list[str], annotations: list[dict]) -> dict:
     }
 
 
-@pytest.fixture
-def intentonomy_root(tmp_path):
-    anns = tmp_path / "annotations"
+def write_intentonomy(parent: Path) -> Path:
+    """``parent/intentonomy/``: the annotation files and the download script's ``images/``."""
+    top = parent / "intentonomy"
+    anns = top / "annotations"
     write_json(
         anns / "intentonomy_train2020.json",
         annotation_file(
@@ -56,7 +59,7 @@ def intentonomy_root(tmp_path):
     write_json(
         anns / "intentonomy_test2020.json",
         annotation_file(
-            ["c1"],
+            ["c1", "c2"],  # c2 is listed but never annotated
             [
                 {"id": 0, "image_id": "c1", "category_ids": [27]},
                 {"id": 1, "image_id": "zz", "category_ids": [1]},
@@ -64,20 +67,25 @@ def intentonomy_root(tmp_path):
         ),
     )
     for image in ("a1", "a2", "b1", "b2", "c1"):  # a3's image was never downloaded
-        write_image(tmp_path / "images" / "low" / f"{image}.jpg")
-    return tmp_path
+        write_image(top / "images" / "low" / f"{image}.jpg")
+    return parent
+
+
+@pytest.fixture
+def intentonomy_root(tmp_path):
+    return write_intentonomy(tmp_path / "downloads")
 
 
 def test_intentonomy_single_label_images_become_intent_records(intentonomy_root):
-    records, skips = collect(get_source("intentonomy"), intentonomy_root)
-    records = by_id(records)
-    assert {k: r.answer for k, r in records.items()} == {
-        "intentonomy-train-a1": "love animals",
-        "intentonomy-val-b1": "communicate",
-        "intentonomy-test-c1": "do work I like",
+    source = get_source("intentonomy")
+    records, skips = collect(source, intentonomy_root)
+    assert summary(records) == {
+        "intentonomy-train-a1": ("train", "love animals", "intentonomy/images/low/a1.jpg"),
+        "intentonomy-val-b1": ("val", "communicate", "intentonomy/images/low/b1.jpg"),
+        "intentonomy-test-c1": ("test", "do work I like", "intentonomy/images/low/c1.jpg"),
     }
-    record = records["intentonomy-val-b1"]
-    assert (record.task, record.modality, record.media) == ("intent", "image", "images/low/b1.jpg")
+    record = by_id(records)["intentonomy-val-b1"]
+    assert (record.task, record.modality) == ("intent", "image")
     assert record.options == list(INTENTONOMY28) and len(INTENTONOMY28) == 28
     assert record.question.startswith(
         "What is the intent of the person in the given image? Choose one from the following options: [be attractive,"
@@ -85,8 +93,21 @@ def test_intentonomy_single_label_images_become_intent_records(intentonomy_root)
     reasons = skip_reasons(skips)
     assert "tied top intents" in reasons["a2"]
     assert "multi-label (2 intents)" in reasons["b2"]
-    assert "media file not found: images/low/a3.jpg" in reasons["a3"]
+    assert reasons["a3"] == "media file not found: intentonomy/images/low/a3.jpg"
     assert "without a matching image" in reasons["annotations/intentonomy_test2020.json[1]"]
+    assert reasons["c2"] == "image listed without an annotation"
+    assert source.file_counts["intentonomy/annotations/intentonomy_val2020.json"] == {
+        "records": 1,
+        "skipped": 1,
+    }
+
+
+def test_intentonomy_images_downloaded_elsewhere(intentonomy_root, tmp_path):
+    (intentonomy_root / "intentonomy" / "images").rename(tmp_path / "unsplash")
+    with pytest.raises(FileNotFoundError, match="no images folder beside intentonomy/ "):
+        list(get_source("intentonomy").iter_samples(intentonomy_root))
+    records, _ = collect(get_source("intentonomy"), intentonomy_root, media_root=tmp_path / "unsplash")
+    assert summary(records)["intentonomy-val-b1"] == ("val", "communicate", "low/b1.jpg")
 
 
 def test_intent_phrases_are_unique_and_comma_free():
@@ -94,6 +115,10 @@ def test_intent_phrases_are_unique_and_comma_free():
 
 
 def test_intentonomy_missing_annotation_is_named(intentonomy_root):
-    (intentonomy_root / "annotations" / "intentonomy_val2020.json").unlink()
-    with pytest.raises(FileNotFoundError, match=r"intentonomy: missing .*intentonomy_val2020\.json"):
+    (intentonomy_root / "intentonomy" / "annotations" / "intentonomy_val2020.json").unlink()
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"intentonomy: no release .*intentonomy/ has annotations/intentonomy_train2020\.json, "
+        r"annotations/intentonomy_test2020\.json but not annotations/intentonomy_val2020\.json",
+    ):
         get_source("intentonomy").check_layout(intentonomy_root)

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from emollm_plugin.emobench.sources import SourceError, get_source
 from emollm_plugin.emobench.sources.mintrec import normalise_label
 from emollm_plugin.emobench.tasks import LABEL_SETS
 
-from .helpers import by_id, collect, skip_reasons, write_clip, write_table
+from .helpers import by_id, collect, skip_reasons, summary, write_clip, write_table
 
 HEADER = ["season", "episode", "clip", "text", "label"]
 
 
-@pytest.fixture
-def mintrec_root(tmp_path):
+def write_mintrec(parent: Path) -> Path:
+    """``parent/MIntRec/`` as the release archive unpacks."""
+    top = parent / "MIntRec"
     tables = {
         "train.tsv": [
             [
@@ -32,25 +35,30 @@ def mintrec_root(tmp_path):
         "test.tsv": [["S04", "E07", "118", "god, you have a creepy smile.", "taunt"]],
     }
     for name, rows in tables.items():
-        write_table(tmp_path / name, HEADER, rows, delimiter="\t")
+        write_table(top / name, HEADER, rows, delimiter="\t")
         for season, episode, clip, *_ in rows:
             if (season, episode, clip) != ("S06", "E01", "9"):
-                write_clip(tmp_path / "raw_data" / season / episode / f"{clip}.mp4")
-    return tmp_path
+                write_clip(top / "raw_data" / season / episode / f"{clip}.mp4")
+    (top / "speaker_annotations").mkdir()
+    return parent
+
+
+@pytest.fixture
+def mintrec_root(tmp_path):
+    return write_mintrec(tmp_path / "downloads")
 
 
 def test_mintrec_tsv_and_raw_data_become_intent_records(mintrec_root):
     records, skips = collect(get_source("mintrec"), mintrec_root)
-    records = by_id(records)
-    assert set(records) == {
-        "mintrec-train-S05_E02_99",
-        "mintrec-train-S05_E10_264",
-        "mintrec-val-S06_E05_4",
-        "mintrec-test-S04_E07_118",
+    assert summary(records) == {
+        "mintrec-train-S05_E02_99": ("train", "oppose", "MIntRec/raw_data/S05/E02/99.mp4"),
+        "mintrec-train-S05_E10_264": ("train", "ask for help", "MIntRec/raw_data/S05/E10/264.mp4"),
+        "mintrec-val-S06_E05_4": ("val", "inform", "MIntRec/raw_data/S06/E05/4.mp4"),
+        "mintrec-test-S04_E07_118": ("test", "taunt", "MIntRec/raw_data/S04/E07/118.mp4"),
     }
+    records = by_id(records)
     record = records["mintrec-train-S05_E10_264"]
-    assert (record.task, record.modality, record.answer) == ("intent", "video", "ask for help")
-    assert record.media == "raw_data/S05/E10/264.mp4"
+    assert (record.task, record.modality) == ("intent", "video")
     assert record.options == list(LABEL_SETS["mintrec20"])
     assert record.question.startswith(
         "What is the intent of the person in the given video? Choose one from the following options: [complain, praise,"
@@ -60,7 +68,7 @@ def test_mintrec_tsv_and_raw_data_become_intent_records(mintrec_root):
 
     reasons = skip_reasons(skips)
     assert "'Shrug' is not one of MIntRec's 20" in reasons["S04_E10_473"]
-    assert "media file not found: raw_data/S06/E01/9.mp4" in reasons["S06_E01_9"]
+    assert reasons["S06_E01_9"] == "media file not found: MIntRec/raw_data/S06/E01/9.mp4"
 
 
 def test_mintrec_label_spellings_of_the_release_and_derived_copies():
@@ -77,11 +85,14 @@ def test_mintrec_label_spellings_of_the_release_and_derived_copies():
 
 
 def test_mintrec_layout_and_header_errors(mintrec_root):
-    (mintrec_root / "dev.tsv").write_text("a\tb\nS04\tE01\n", encoding="utf-8")
+    top = mintrec_root / "MIntRec"
+    (top / "dev.tsv").write_text("a\tb\nS04\tE01\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"dev\.tsv: missing column\(s\) season"):
         list(get_source("mintrec").iter_samples(mintrec_root))
-    (mintrec_root / "test.tsv").unlink()
+    (top / "test.tsv").unlink()
     with pytest.raises(
-        FileNotFoundError, match=r"mintrec: missing .*test\.tsv; get it from https://github.com/thuiar"
+        FileNotFoundError,
+        match=r"mintrec: no release .*MIntRec/ has train\.tsv, dev\.tsv but not test\.tsv; "
+        r"get it from https://github.com/thuiar",
     ):
         get_source("mintrec").check_layout(mintrec_root)

@@ -108,8 +108,11 @@ def test_hash_split_is_deterministic_and_roughly_80_10_10():
 
 
 def test_ids_are_safe_and_unambiguous():
-    assert clean_id("anger/1.jpg") == "anger_1.jpg"
-    assert clean_id(" S05 E02-99 ") == "S05_E02_99"
+    # '/', ' ' and '-' become '_'; a hash of the original keeps ids that collapsed apart.
+    assert clean_id("anger/1.jpg").startswith("anger_1.jpg_")
+    assert clean_id(" S05 E02-99 ").startswith("S05_E02_99_")
+    assert clean_id("S05 E02-99") != clean_id("S05_E02_99") == "S05_E02_99"
+    assert all("-" not in clean_id(x) and "/" not in clean_id(x) for x in ("a-b", "a/b", "😀", "x" * 500))
     assert record_id("meld", "test", "dia3_utt1") == "meld-test-dia3_utt1"
     assert record_id("meld", "test", "dia3_utt1", "emo_o") == "meld-test-dia3_utt1-emo_o"
 

@@ -1,7 +1,8 @@
-"""A scripted OpenAI-compatible HTTP server on 127.0.0.1 for teacher and rationale tests.
+"""A scripted OpenAI-compatible chat server on 127.0.0.1 for the teacher and rationale tests.
 
-It is a real server on a real socket, so the teacher's HTTP client, timeouts, retries and
-headers are exercised as they are against a remote endpoint.
+A real HTTP server on a real socket, answering ``POST /v1/chat/completions`` as the test scripts
+it (a completion, a 429 with ``Retry-After``, a 401, a slow reply...), so the official ``openai``
+client inside the teacher runs its real transport, timeouts, retries and headers against it.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ def chat_body(text: str, prompt_tokens: int = 10, completion_tokens: int = 5) ->
 @dataclass
 class Hit:
     path: str
-    headers: dict
+    headers: dict  # names in lower case
     body: dict | None
     at: float
 
 
-class FakeAPI:
+class ChatServer:
     """Answers each POST with ``respond(body, hit_index) -> Reply`` and records every hit."""
 
     def __init__(self, respond: Callable[[dict | None, int], Reply]) -> None:
@@ -65,7 +66,8 @@ class FakeAPI:
                     body = None
                 with api.lock:
                     index = len(api.hits)
-                    api.hits.append(Hit(self.path, dict(self.headers), body, time.monotonic()))
+                    headers = {name.lower(): value for name, value in self.headers.items()}
+                    api.hits.append(Hit(self.path, headers, body, time.monotonic()))
                     api.in_flight += 1
                     api.max_in_flight = max(api.max_in_flight, api.in_flight)
                 try:
