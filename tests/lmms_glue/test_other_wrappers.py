@@ -12,8 +12,8 @@ The six EmoBench tasks are run unchanged, through the real ``emollm eval`` CLI, 
 - ``qwen2_vl`` (``Qwen2VLForConditionalGeneration``) with ``device=cpu,device_map=cpu`` and a
   56x56 pixel budget: images and videos (decoded by ``qwen_vl_utils`` with decord) both reach it.
 
-A random model answers gibberish, so ``emollm eval`` exits 1 for every task whose answers all fail
-to parse; the tests check that this verdict matches the samples, and that the real path ran:
+A random model answers gibberish, so ``emollm eval`` exits 3 (``UNREADABLE_ANSWERS``) when all of a
+task's answers fail to parse; the tests check that this verdict matches the samples, and that the real path ran:
 results for all six tasks, one non-empty model output per sample, image and video samples.
 The two runs start together and take about a minute of wall time on two cores.
 """
@@ -31,6 +31,7 @@ import pytest
 from emollm_plugin.emobench.records import read_records
 from emollm_plugin.emobench.synth import synthesize
 from emollm_plugin.emobench.tasks import TASK_SPECS, TASKS
+from emollm_plugin.lmms_glue.evaluate import UNREADABLE_ANSWERS
 from emollm_plugin.lmms_glue.results import Run, load_run
 from emollm_plugin.tiny.hf import (
     QWEN2_VL_PIXELS,
@@ -221,8 +222,8 @@ def _check_real_run(run: WrapperRun, backend: str) -> Run:
     assert "mean     mean of the six accuracies" in run.output
     assert result.mean_accuracy is not None
     assert "answers are empty" not in run.output and "no result in" not in run.output
-    # a random model names no label: exit 1 exactly when some task's answers all fail to parse
-    assert run.returncode == (1 if all_unparsed else 0), run.output[-3000:]
+    # a random model names no label: exit UNREADABLE_ANSWERS exactly when some task's answers all fail to parse
+    assert run.returncode == (UNREADABLE_ANSWERS if all_unparsed else 0), run.output[-3000:]
     return result
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from tests.conftest import REPO, run_ok, train_command
 
@@ -73,7 +73,7 @@ def test_refuses_what_it_cannot_merge(tiny_model, lora_run, tmp_path, capsys):
     full = tmp_path / "full"
     full.mkdir()
     (full / "config.json").write_text("{}")
-    (full / "model.safetensors").write_bytes(b"")
+    save_file({"lm_head.weight": torch.zeros(2, 2)}, str(full / "model.safetensors"))
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("x")
@@ -81,6 +81,9 @@ def test_refuses_what_it_cannot_merge(tiny_model, lora_run, tmp_path, capsys):
 
     assert script.main(["--lora", str(full), "--base", base, "--out", str(tmp_path / "a")]) == 1
     assert "not LoRA adapters" in capsys.readouterr().err
+    (full / "model.safetensors").write_bytes(b"")  # a truncated download is named as such, not merged
+    assert script.main(["--lora", str(full), "--base", base, "--out", str(tmp_path / "a")]) == 1
+    assert "model.safetensors is truncated or corrupt" in capsys.readouterr().err
     assert script.main(["--lora", str(lora_run), "--base", base, "--out", str(lora_run)]) == 1
     assert "is the LoRA folder itself" in capsys.readouterr().err
     assert script.main(["--lora", str(lora_run), "--base", base, "--out", str(busy)]) == 1

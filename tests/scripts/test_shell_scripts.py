@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import REPO
 
@@ -117,7 +118,7 @@ def placeholders(tiny_model, tmp_path) -> dict[str, str]:
     images = tmp_path / "media"
     images.mkdir()
     projector = tmp_path / "mm_projector.bin"
-    projector.write_bytes(b"placeholder")
+    torch.save({"model.mm_projector.0.weight": torch.zeros(2, 2)}, projector)  # train checks that it loads
     exemplars = tmp_path / "exemplars.json"
     exemplars.write_text("{}")
     return {
