@@ -142,6 +142,13 @@ def to_markdown(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n" + compare_markdown([row.label for row in rows], [row.beyond for row in rows])
 
 
+def to_html(rows: list[Row]) -> str:
+    """The accuracy table as an HTML table (cells escaped), for ``compare --html``."""
+    return tabulate(table_cells(rows), headers=HEADER, tablefmt="html", disable_numparse=True).replace(
+        "<table>", '<table id="per-task">', 1
+    )
+
+
 def to_csv(rows: list[Row]) -> str:
     """Machine-readable: accuracies and gains as fractions, empty where missing."""
     buffer = io.StringIO()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emollm_plugin.apps.compare import build_rows, to_csv, to_markdown, unique_labels
+from emollm_plugin.apps.compare import build_rows, to_csv, to_html, to_markdown, unique_labels
+from emollm_plugin.apps.report_html import render_compare_html
 from emollm_plugin.lmms_glue.results import ResultsError, load_run
 
 
@@ -18,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  emollm compare runs/llava runs/llava_mvp runs/llava_mvp_emoprompt\n"
         "  emollm compare runs/llava runs/llava_emollm runs/qwen runs/qwen_emollm \\\n"
         "      --labels llava llava+emollm qwen qwen+emollm \\\n"
-        "      --baseline-of llava+emollm=llava --baseline-of qwen+emollm=qwen --format csv --out table.csv"
+        "      --baseline-of llava+emollm=llava --baseline-of qwen+emollm=qwen --format csv --out table.csv\n"
+        "  emollm compare runs/llava runs/llava_emollm --html compare.html   # browse where they differ"
     )
     parser.add_argument(
         "run_dirs", nargs="+", help="lmms-eval output folders (e.g. from `emollm eval --output`)"
@@ -34,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("markdown", "csv"), default="markdown", help="output format (default markdown)"
     )
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write one self-contained page: the table, then every sample with each run's answer side by "
+        "side, filterable by task and by whether the runs agree",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,4 +59,8 @@ def run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
         print(f"emollm compare: wrote {args.out}")
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text(render_compare_html(runs, labels, to_html(rows)), encoding="utf-8")
+        print(f"emollm compare: wrote {args.html}")
     return 0

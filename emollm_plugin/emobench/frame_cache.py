@@ -173,6 +173,14 @@ def contains(path: str | Path, options: Mapping[str, object]) -> bool:
     return entry is not None and entry.is_file()
 
 
+@functools.cache
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (temp files get 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def put(path: str | Path, options: Mapping[str, object], frames: np.ndarray) -> Path | None:
     """Store ``frames`` for ``path`` under ``options`` atomically; ``None`` when off or not writable.
 
@@ -192,6 +200,7 @@ def put(path: str | Path, options: Mapping[str, object], frames: np.ndarray) -> 
         ) as handle:
             tmp_name = handle.name
             np.save(handle, np.ascontiguousarray(frames), allow_pickle=False)
+        os.chmod(tmp_name, _file_mode())  # a shared cache: readable as any file this process creates
         os.replace(tmp_name, entry)
     except OSError as exc:
         if tmp_name is not None:

@@ -49,6 +49,12 @@ class MediaError(ValueError):
     """An image or video that cannot be used; the message names the file and what to do."""
 
 
+#: What the plugin's lmms-eval model answers, followed by the reason, for a sample whose media fails to
+#: decode only when the model reads it (a video is handed over as a path): the EmoBench tasks count such a
+#: sample as missing, never score the text. A log-likelihood request gets ``nan`` instead.
+UNREADABLE_MEDIA_ANSWER = "[emollm: media unreadable] "
+
+
 def require_file(path: str | Path) -> Path:
     """The path, after checking it is an existing, non-empty regular file (cheap: one stat)."""
     path = Path(path)
@@ -121,6 +127,14 @@ def sample_frame_indices(
     return [(i * last) // (count - 1) for i in range(count)]
 
 
+class Frames(list):
+    """The sampled frames of one video: a list of images that stays a video when the clip has one frame.
+
+    Models pool and count a video's tokens per frame (``--mm_video_pool``), so a one-frame clip must
+    not be mistaken for an image at evaluation when training saw it as a video.
+    """
+
+
 def load_frames(
     path: str | Path,
     num_frames: int = 8,
@@ -128,12 +142,13 @@ def load_frames(
     *,
     num_threads: int = 0,
 ) -> list[Image.Image]:
-    """The sampled frames of one video as RGB PIL images: from the frame cache, else decoded (decord, CPU).
+    """The sampled frames of one video as RGB PIL images (:class:`Frames`): from the frame cache, else
+    decoded (decord, CPU).
 
     Raises :class:`MediaError` naming the file when it is missing, empty or not a decodable
     video. ``num_threads=0`` lets decord choose; data-loader workers should pass 1.
     """
-    return [Image.fromarray(frame) for frame in load_frame_array(path, num_frames, max_fps, num_threads=num_threads)]
+    return Frames(Image.fromarray(frame) for frame in load_frame_array(path, num_frames, max_fps, num_threads=num_threads))
 
 
 @functools.lru_cache(maxsize=1)

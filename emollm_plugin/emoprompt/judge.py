@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from emollm_plugin.emobench.jsonl import BadLine, JsonlAppender, iter_lines
-from emollm_plugin.emoprompt.teachers import TeacherRequest, request_to_messages
+from emollm_plugin.emoprompt.teachers import TeacherRequest, connect, request_to_messages
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +184,8 @@ class JudgeStats:
 class Judge:
     """Judges answers through an OpenAI-compatible endpoint, every reply cached (see the module docstring).
 
-    The API key is read from the environment variable named ``api_key_env`` (none: a placeholder,
-    which local servers accept); it is never logged. The client is built on the first cache miss,
+    The API key is read from the environment variable named ``api_key_env`` (none: no Authorization
+    header, which local servers accept); it is never logged. The client is built on the first cache miss,
     so a fully cached rerun never touches the network.
     """
 
@@ -217,17 +216,12 @@ class Judge:
         self.prompts = prompts or load_prompts()
         self.stats = JudgeStats()
         self._client: Any = None
+        self._headers: dict | None = None
 
     def _openai(self) -> Any:
+        """The client, built on the first cache miss (a warning when ``$api_key_env`` is empty)."""
         if self._client is None:
-            from openai import OpenAI
-
-            key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-            if self.api_key_env and not key:
-                log.warning("$%s is empty or unset: calling the judge without an API key", self.api_key_env)
-            self._client = OpenAI(
-                base_url=self.base_url, api_key=key or "no-key", timeout=self.timeout, max_retries=self.max_retries
-            )
+            self._client, self._headers, _ = connect(self.base_url, self.api_key_env, self.timeout, self.max_retries)
         return self._client
 
     def media_shown(self, sample: JudgeSample) -> str:
@@ -255,6 +249,7 @@ class Judge:
             messages=request_to_messages(request, self.max_image_side),
             temperature=TEMPERATURE,
             max_tokens=self.max_tokens,
+            extra_headers=self._headers,
         )
         choices = getattr(response, "choices", None)
         if not choices:

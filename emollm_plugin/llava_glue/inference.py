@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 import emollm_plugin
+from emollm_plugin.emobench.media import Frames
 from emollm_plugin.llava_glue.pixels import check_aspect_ratio, prepare_pixels
 
 IGNORE_INDEX = -100
@@ -232,7 +233,7 @@ class EmoLLMRunner:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.unk_token
         self.stop_token_ids = stop_token_ids(self.tokenizer, self.conv_mode)
-        self._feature_counts: dict[int, int] = {}  # frames -> positions their features take (prompt_length)
+        self._feature_counts: dict[tuple[int, bool], int] = {}  # (frames, video) -> positions (prompt_length)
 
     # -- prompts and pixels -------------------------------------------------------------
     def build_prompt(self, text: str | Chat, has_media: bool) -> str:
@@ -249,12 +250,13 @@ class EmoLLMRunner:
         return conv.get_prompt()
 
     def pixels(self, media: list[Image.Image] | None) -> torch.Tensor:
-        """``[3, H, W]`` for one image, ``[T, 3, H, W]`` for video frames, zeros for no media."""
+        """``[3, H, W]`` for one image, ``[T, 3, H, W]`` for video frames (:class:`Frames`, even T = 1, as the
+        training dataset gives them), zeros for no media."""
         if not media:
             crop = self.image_processor.crop_size
             return torch.zeros(3, crop["height"], crop["width"])
         values = prepare_pixels(media, self.image_processor, self.image_aspect_ratio)  # as training did
-        return values[0] if len(media) == 1 else values
+        return values if isinstance(media, Frames) or len(media) > 1 else values[0]
 
     def _encode(self, prompt: str) -> torch.Tensor:
         from llava.constants import IMAGE_TOKEN_INDEX
@@ -323,12 +325,13 @@ class EmoLLMRunner:
         ids = self._encode(self.build_prompt(prompt, bool(media)))
         if not media:
             return len(ids)
-        frames = len(media)
-        if frames not in self._feature_counts:
-            probe_ids, attention, images = self._batch(["x"], [[Image.new("RGB", (8, 8))] * frames])
+        shape = (len(media), isinstance(media, Frames))  # a video's tokens may be pooled, an image's are not
+        if shape not in self._feature_counts:
+            probe = [Image.new("RGB", (8, 8))] * len(media)
+            probe_ids, attention, images = self._batch(["x"], [Frames(probe) if shape[1] else probe])
             model_inputs = self.model.prepare_inputs_labels_for_multimodal(probe_ids, None, attention, None, None, images)
-            self._feature_counts[frames] = model_inputs[4].shape[1] - probe_ids.shape[1] + 1
-        return len(ids) - 1 + self._feature_counts[frames]
+            self._feature_counts[shape] = model_inputs[4].shape[1] - probe_ids.shape[1] + 1
+        return len(ids) - 1 + self._feature_counts[shape]
 
     def loglikelihood(
         self, prompt: str, media: list[Image.Image] | None, continuation: str

@@ -5,7 +5,9 @@
 lmms-eval discovers it through the ``lmms_eval.models`` entry point (see ``manifest.py``). The
 checkpoint is loaded by :class:`~emollm_plugin.llava_glue.inference.EmoLLMRunner`, which calls
 ``emollm_plugin.register()`` in this process first. Images arrive as PIL images; a video arrives
-as a file path and is read through the plugin's one frame sampler, as in training.
+as a file path and is read through the plugin's one frame sampler, as in training. A video that
+fails to decode there does not stop the run: its sample is answered with ``UNREADABLE_MEDIA_ANSWER``
+and the reason (log-likelihood: ``nan``), which the EmoBench tasks count as missing.
 
 Data-parallel like lmms-eval's own simple models: under ``accelerate launch --num_processes N -m
 lmms_eval`` (or ``torchrun``; ``emollm eval --num-processes N``) each process loads the checkpoint on
@@ -21,10 +23,11 @@ from collections.abc import Sequence
 import torch
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
+from loguru import logger
 from PIL import Image
 from tqdm import tqdm
 
-from emollm_plugin.emobench.media import load_frames
+from emollm_plugin.emobench.media import UNREADABLE_MEDIA_ANSWER, MediaError, load_frames
 
 
 def _flag(value, default: bool = False) -> bool:
@@ -110,6 +113,14 @@ class EmoLLM(lmms):
             raise ValueError(f"emollm takes PIL images or one video path per sample, got {[type(v) for v in visuals]}")
         return images
 
+    def _readable_media(self, request_args: tuple) -> tuple[list[Image.Image] | None, str | None]:
+        """``(media, None)``, or ``(None, why)`` when the request's media cannot be decoded."""
+        try:
+            return self.media_for(self._visuals(*request_args[2:6])), None
+        except MediaError as exc:
+            logger.error(f"emollm: {request_args[4]} document {request_args[3]}: counted as missing: {exc}")
+            return None, str(exc)
+
     def _visuals(self, doc_to_visual, doc_id: int, task: str, split: str) -> list:
         if doc_to_visual is None:
             return []
@@ -136,27 +147,34 @@ class EmoLLM(lmms):
             stops = [stops] if isinstance(stops, str) else list(stops)
             for start in range(0, len(indices), self.batch_size_per_gpu):
                 chunk = indices[start:start + self.batch_size_per_gpu]
-                prompts = [self._text(args[i][0]) for i in chunk]
-                media = [self.media_for(self._visuals(*args[i][2:6])) for i in chunk]
-                answers = self.runner.generate(
-                    prompts, media,
-                    max_new_tokens=int(gen_kwargs.get("max_new_tokens", self.max_new_tokens)),
-                    temperature=float(gen_kwargs.get("temperature", 0.0) or 0.0),
-                )
-                for i, answer in zip(chunk, answers, strict=True):
-                    results[i] = truncate_at_stops(answer, stops)
+                media = {}
+                for i in chunk:
+                    media[i], problem = self._readable_media(args[i])
+                    if problem:
+                        results[i] = UNREADABLE_MEDIA_ANSWER + problem
+                ready = [i for i in chunk if not results[i]]
+                if ready:
+                    answers = self.runner.generate(
+                        [self._text(args[i][0]) for i in ready], [media[i] for i in ready],
+                        max_new_tokens=int(gen_kwargs.get("max_new_tokens", self.max_new_tokens)),
+                        temperature=float(gen_kwargs.get("temperature", 0.0) or 0.0),
+                    )
+                    for i, answer in zip(ready, answers, strict=True):
+                        results[i] = truncate_at_stops(answer, stops)
                 progress.update(len(chunk))
         progress.close()
         return results
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
         scores = []
-        for context, target, doc_to_visual, doc_id, task, split in tqdm(
-            [r.args for r in requests], disable=self.rank != 0, desc="emollm log-likelihood"
-        ):
+        for request_args in tqdm([r.args for r in requests], disable=self.rank != 0, desc="emollm log-likelihood"):
+            context, target, _, doc_id, task, split = request_args
+            media, problem = self._readable_media(request_args)
+            if problem:
+                scores.append((float("nan"), False))
+                continue
             doc = self.task_dict[task][split][doc_id]
             continuation = target if isinstance(target, str) else target(doc)
-            media = self.media_for(self._visuals(doc_to_visual, doc_id, task, split))
             scores.append(self.runner.loglikelihood(self._text(context), media, continuation))
         return scores
 

@@ -27,6 +27,7 @@ with ``emobench.media.load_frames`` like training does.
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +37,7 @@ from datasets import Dataset, DatasetDict, Features, Sequence, Value
 from lmms_eval.api.task import ConfigurableTask
 from loguru import logger
 
-from emollm_plugin.emobench.media import MediaError
+from emollm_plugin.emobench.media import UNREADABLE_MEDIA_ANSWER, MediaError
 from emollm_plugin.emobench.open_vocab import score_answer
 from emollm_plugin.emobench.records import Record, RecordError, iter_jsonl
 from emollm_plugin.emobench.scoring import read_sample, score_samples
@@ -234,16 +235,32 @@ class EmoBenchTask(ConfigurableTask):
         deterministic and never raises, and tenacity's bookkeeping costs ~50 us a call, which at
         EmoBench's 287k samples is more than the parsing itself (bench/eval.py).
         """
-        problem = doc.get("media_error") or self.media_errors.get(doc["id"])
+        if results and isinstance(results[0], list) and self.OUTPUT_TYPE != "multiple_choice":
+            results = results[0]
+        problem = doc.get("media_error") or self.media_errors.get(doc["id"]) or unreadable_reason(results)
         if problem:  # counted, never scored
             return {"missing": media_status(doc, problem), "scored": 0.0}
         counted = {"missing": media_status(doc, None), "scored": 1.0}
         if self.OUTPUT_TYPE == "multiple_choice":  # (log-likelihood, is_greedy) per option: ll_utils.py
             return {**self.config.process_results(doc, results), **counted}
-        if results and isinstance(results[0], list):
-            results = results[0]
         texts = [text.strip() if isinstance(text, str) else "" for text in results]
         return {**self.config.process_results(doc, texts), **counted}
+
+
+def unreadable_reason(results: list) -> str | None:
+    """Why the model could not read the sample's media when it was asked (``None``: it could).
+
+    The plugin's model hands videos over as paths and decodes them itself; one that fails there is
+    answered with ``UNREADABLE_MEDIA_ANSWER`` and the reason, or a ``nan`` log-likelihood (a pair, or
+    the pair's ``str()`` as lmms-eval 0.7.3 hands it on).
+    """
+    for result in results:
+        if isinstance(result, str) and result.startswith(UNREADABLE_MEDIA_ANSWER):
+            return result[len(UNREADABLE_MEDIA_ANSWER):]
+        pair_nan = isinstance(result, tuple | list) and result and isinstance(result[0], float) and math.isnan(result[0])
+        if pair_nan or (isinstance(result, str) and result.replace(" ", "").startswith("(nan,")):
+            return "the model could not read the media (log-likelihood nan; its log names the file)"
+    return None
 
 
 def emobench_doc_to_visual(doc: dict) -> list:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
 
 from emollm_plugin.apps.compare import baselines, build_rows, to_markdown
+from emollm_plugin.apps.report_html import agreement
 from emollm_plugin.cli import main as emollm
 from emollm_plugin.emobench.tasks import TASKS
 from emollm_plugin.lmms_glue.results import Run, TaskRun
 from tests.apps.tables import markdown_rows
-from tests.emobench_fixtures import EXPECTED_ACCURACY, session_runs
+from tests.emobench_fixtures import ANSWERS, EXPECTED_ACCURACY, session_runs
 
 slow = pytest.mark.slow
 
@@ -103,3 +105,45 @@ def test_compare_real_runs_markdown_and_csv(runs: dict, tmp_path: Path, capsys) 
 def test_compare_errors_are_reported(tmp_path: Path, capsys) -> None:
     assert emollm(["compare", str(tmp_path)]) == 1
     assert "no lmms-eval results file" in capsys.readouterr().out
+
+
+def test_agreement_of_the_runs_on_one_sample() -> None:
+    assert agreement(["correct", "correct"]) == "all-correct"
+    assert agreement(["wrong", "unreadable"]) == "all-wrong"
+    assert agreement(["correct", "unreadable"]) == "disagree"
+    assert agreement(["correct", None]) == "incomplete"
+
+
+@slow
+def test_compare_html_puts_each_sample_side_by_side_and_filters_in_chromium(runs: dict, tmp_path: Path,
+                                                                           capsys) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.apps.browser import chromium
+
+    page_file = tmp_path / "compare.html"
+    base, good = str(runs["unparsed"].out), str(runs["good"].out)
+    assert emollm(["compare", base, good, "--labels", "before", "after", "--html", str(page_file)]) == 0
+    assert f"emollm compare: wrote {page_file}" in capsys.readouterr().out
+    page = page_file.read_text()
+    total = sum(len(answers) for answers in ANSWERS.values())
+    right = round(sum(EXPECTED_ACCURACY[task] * len(ANSWERS[task]) for task in TASKS))
+    assert page.count('<tr data-task="') == total  # every sample once, both runs' answers in its row
+    assert page.count('<td class="unreadable">') == total and page.count('<td class="correct">') == right
+    assert page.count('data-status="disagree"') == right and page.count('data-status="all-wrong"') == total - right
+    assert '<table id="per-task">' in page
+    assert re.search(r"<tr><td>after\s*</td>(<td>[^<]*</td>){7}<td>\+50.0\s*</td>", page)  # after's row: gain
+    assert page.count('src="data:image/jpeg;base64,') == total  # media from the runs' EmoBench folder
+
+    def visible(browser) -> int:
+        return sum(row.is_displayed() for row in browser.find_elements(By.CSS_SELECTOR, "#samples tbody tr"))
+
+    with chromium() as browser:
+        browser.get(page_file.as_uri())
+        assert visible(browser) == total
+        Select(browser.find_element(By.ID, "filter-status")).select_by_value("disagree")
+        assert visible(browser) == right
+        assert browser.find_element(By.ID, "shown").text == f"showing {right} of {total} samples"
+        Select(browser.find_element(By.ID, "filter-task")).select_by_value("sarcasm")
+        assert visible(browser) == 3  # the dummy answers yes; three sarcasm records are sarcastic

@@ -61,6 +61,10 @@ def test_miss_then_hit_returns_the_decoded_frames_without_decoding(cache, tmp_pa
     images = load_frames(clip, num_frames=4)
     assert [im.size for im in images] == [(32, 32)] * 4
     np.testing.assert_array_equal(np.stack([np.asarray(im) for im in images]), first)
+    # a shared cache: entries get the umask's mode like any new file, not a temp file's 0600
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert [entry.stat().st_mode & 0o777 for entry in entries(cache)] == [0o666 & ~umask]
 
 
 def test_each_sampling_option_has_its_own_entry(cache, tmp_path):

@@ -159,6 +159,8 @@ def test_transport_failures_count_and_are_not_cached(chat_server, tmp_path: Path
     assert all("InternalServerError" in item["error"] for item in result["hate"]["failed"])
     assert result["emo_c"]["combined"] == pytest.approx(0.5)
     assert len(cache.entries) == 6  # the two failed calls left nothing to replay
+    # no api_key_env: no Authorization header at all (not a made-up bearer token)
+    assert server.hits and all("authorization" not in hit.headers for hit in server.hits)
 
 
 def test_a_changed_prompt_or_model_is_a_new_key(tmp_path: Path) -> None:

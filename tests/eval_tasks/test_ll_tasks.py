@@ -115,6 +115,10 @@ def test_process_results_softmax_over_the_options(tasks: dict) -> None:
     assert wrong["accuracy"] == 0.0 and wrong["brier"]["parsed"] == "anger"
     with pytest.raises(ValueError, match="mix signs"):
         task.process_results(doc, [(-1.0, False), (1.0, False)] + [(-1.0, False)] * 5)
+    # the model could not decode the media when it was asked: counted as missing, never scored
+    for unreadable in ([(math.nan, False)] * 7, [str((math.nan, False))] * 7):
+        out = task.process_results(doc, unreadable)
+        assert out["scored"] == 0.0 and "log-likelihood nan" in out["missing"]["problem"] and "accuracy" not in out
 
 
 def test_aggregations_by_hand(tasks: dict) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from emollm_plugin.emobench.media import UNREADABLE_MEDIA_ANSWER
 from emollm_plugin.emobench.records import Record, write_records
 from emollm_plugin.emobench.scoring import score, score_task
 from emollm_plugin.emobench.tasks import TASKS
@@ -266,6 +267,10 @@ def test_bad_lines_are_skipped_missing_media_counted_and_media_found_beside_the_
         else:
             assert out["scored"] == 1.0 and out["missing"]["problem"] is None and "accuracy" in out
     assert "cannot decode image" in task.process_results(docs[3], ["yes"])["missing"]["problem"]
+    # Media the model itself failed to decode (a video handed over as a path): its answer says so.
+    late = task.process_results(docs[0], [UNREADABLE_MEDIA_ANSWER + "clip.mp4: cannot decode video"])
+    assert late == {"missing": {**late["missing"], "problem": "clip.mp4: cannot decode video"}, "scored": 0.0}
+    assert late["missing"]["id"] == "ok-root"
 
     write_records(path, records[2:3])  # nothing usable left
     with pytest.raises(FileNotFoundError, match="no usable EmoBench record"):

@@ -80,9 +80,11 @@ def test_runner_pixels_equal_training_pixels_for_non_square_media(which, padded_
     noise_image(tmp_path / "wide.png", 48, 20, seed=1)
     noise_image(tmp_path / "tall.png", 18, 40, seed=2)
     write_wide_video(tmp_path / "wide.mp4")
+    write_wide_video(tmp_path / "still.mp4", frames=1)  # a one-frame clip stays a video: [1, 3, H, W]
     samples = [{"id": name, key: name, "conversations": [{"from": "human", "value": "<image>\nQ?"},
                                                          {"from": "gpt", "value": "joy"}]}
-               for key, name in (("image", "wide.png"), ("image", "tall.png"), ("video", "wide.mp4"))]
+               for key, name in (("image", "wide.png"), ("image", "tall.png"), ("video", "wide.mp4"),
+                                 ("video", "still.mp4"))]
     data = tmp_path / "train.json"
     data.write_text(json.dumps(samples))
     dataset = dataset_for(runner, data, tmp_path, which)
@@ -95,6 +97,7 @@ def test_runner_pixels_equal_training_pixels_for_non_square_media(which, padded_
         assert evaluated.shape == trained_pixels.shape, sample["id"]
         assert torch.equal(evaluated, trained_pixels), f"{sample['id']}: evaluation pixels differ from training"
         assert dataset[index]["image"].shape == trained_pixels.shape
+        assert trained_pixels.ndim == (4 if "video" in sample else 3), sample["id"]
 
     # The check can fail: padding and centre-cropping give different pixels for these images.
     other = dataset_for(runner, data, tmp_path, "square" if which == "pad" else "pad")

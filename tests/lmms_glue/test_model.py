@@ -106,3 +106,34 @@ def test_loglikelihood_agrees_with_greedy_generation(trained):
     other = "zzz qqq" if answer != "zzz qqq" else "yyy"
     other_score, other_greedy = runner.loglikelihood(question, [image], " " + other)
     assert not other_greedy and other_score < score
+
+
+def test_a_video_that_fails_to_decode_is_answered_as_unreadable_and_the_rest_are_answered(trained, tmp_path):
+    """One undecodable clip among good samples: the batch goes on, that sample says why (counted missing)."""
+    import math
+
+    from lmms_eval.api.instance import Instance
+
+    from emollm_plugin.emobench.media import UNREADABLE_MEDIA_ANSWER
+    from emollm_plugin.lmms_glue.model import EmoLLM
+
+    out, emobench = trained
+    good = next((emobench / "media").rglob("*.mp4"))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(good.read_bytes()[:200])  # exists and is not empty: only decoding finds it out
+    model = EmoLLM(pretrained=str(out), device="cpu", batch_size=4, num_frames=2)
+    docs = [{"path": str(good)}, {"path": str(broken)}, {"path": str(good)}]
+    model.task_dict = {"emobench_emo_c": {"test": docs}}
+
+    def request(kind: str, doc_id: int, second) -> Instance:
+        args = ("Which emotion does the video show?", second, lambda doc: [doc["path"]], doc_id, "emobench_emo_c",
+                "test")
+        return Instance(request_type=kind, arguments=args, idx=0,
+                        metadata={"task": "emobench_emo_c", "doc_id": doc_id, "repeats": 1})
+
+    answers = model.generate_until([request("generate_until", i, {"max_new_tokens": 3}) for i in range(3)])
+    assert answers[1].startswith(UNREADABLE_MEDIA_ANSWER) and str(broken) in answers[1]
+    assert answers[0] == answers[2] and not answers[0].startswith(UNREADABLE_MEDIA_ANSWER)
+    scores = model.loglikelihood([request("loglikelihood", i, " joy") for i in range(3)])
+    assert math.isnan(scores[1][0]) and scores[1][1] is False
+    assert scores[0] == scores[2] and math.isfinite(scores[0][0])
