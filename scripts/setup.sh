@@ -48,6 +48,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   fi
 fi
 
+# DeepSpeed JIT-compiles its CPU shared-memory collectives the first time a multi-rank CPU run starts
+# (a minute or two, cached in ~/.cache/torch_extensions); do it once here instead.
+echo "[setup] building DeepSpeed's CPU collective op (deepspeed_shm_comm) once"
+if ! DS_ACCELERATOR=cpu "$VENV/bin/python" -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" \
+    > "$VENV/ds_shm_build.log" 2>&1; then
+  echo "[setup] note: could not build it (see $VENV/ds_shm_build.log); multi-rank CPU runs will try again"
+fi
+
 echo "[setup] checking the environment"
 HF_HUB_OFFLINE=1 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md

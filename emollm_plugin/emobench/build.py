@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from emollm_plugin.emobench.jsonl import BadLine, iter_lines, read_objects, write_json, write_jsonl
 from emollm_plugin.emobench.records import Record, record_problems
 from emollm_plugin.emobench.records import llava_entry as llava_entry  # the emitter llava_entry_json mirrors
 from emollm_plugin.emobench.tasks import SPLITS, TASKS, answer_options
@@ -97,8 +98,6 @@ def media_path(root: str | Path, record: Record | dict) -> Path:
 
 def _read_store(path: Path, problems: list[str]) -> Iterator[tuple[dict, str]]:
     """(record dict, its JSON line) for every valid line; bad lines (bad JSON, not UTF-8) go to ``problems``."""
-    from emollm_plugin.emobench.jsonl import BadLine, iter_lines
-
     for lineno, data in iter_lines(path):
         if isinstance(data, BadLine):
             problems.append(str(data))
@@ -125,8 +124,9 @@ def _read_skipped(out: Path) -> dict[str, list[dict]]:
     skipped: dict[str, list[dict]] = {}
     folder = out / SKIPPED_DIR
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        with path.open(encoding="utf-8") as handle:
-            skipped[path.stem] = [json.loads(line) for line in handle if line.strip()]
+        skipped[path.stem], bad = read_objects(path)
+        for line in bad:
+            print(f"warning: {line} (a skip list of an earlier build; left out of the summary)")
     return skipped
 
 
@@ -289,7 +289,7 @@ def write_views(out_dir: str | Path, *, quiet: bool = False) -> dict:
         "invalid_records": {"count": len(problems), "samples": problems[:MAX_LISTED]},
         "duplicate_ids": {"count": len(duplicates), "samples": duplicates[:MAX_LISTED]},
     }
-    _atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_json(out / SUMMARY_FILE, summary)
     if not quiet and (problems or duplicates):
         print(
             f"warning: left out {len(problems)} invalid lines and {len(duplicates)} duplicate ids; "
@@ -321,13 +321,6 @@ def problem_kind(problem: str) -> str:
     kind = _BRACKETED.sub("", _QUOTED.sub("'...'", problem))
     kind = _NUMBER.sub("N", _PATHLIKE.sub("<file>", kind.split("; ", 1)[0]))
     return " ".join(kind.split()).rstrip(":") or problem[:80]
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def format_summary(summary: dict, root: str | Path | None = None) -> str:
@@ -369,25 +362,16 @@ def format_summary(summary: dict, root: str | Path | None = None) -> str:
 def _load_partial(path: Path) -> set[str]:
     """Ids in a partial/finished records file; rewrites it without a torn last line if a crash left one."""
     ids: set[str] = set()
-    kept: list[str] = []
+    kept: list[dict] = []
     dirty = False
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            stripped = line.strip()
-            if not stripped:
-                continue
-            try:
-                data = json.loads(stripped)
-            except json.JSONDecodeError:
-                dirty = True
-                continue
-            if not isinstance(data, dict) or "id" not in data or data["id"] in ids:
-                dirty = True
-                continue
-            ids.add(data["id"])
-            kept.append(stripped)
+    for _, data in iter_lines(path):
+        if isinstance(data, BadLine) or not isinstance(data, dict) or "id" not in data or data["id"] in ids:
+            dirty = True
+            continue
+        ids.add(data["id"])
+        kept.append(data)
     if dirty:
-        _atomic_write_text(path, "".join(line + "\n" for line in kept))
+        write_jsonl(path, kept)
     return ids
 
 
@@ -681,14 +665,8 @@ def build_source(
         reasons = Counter(problem_kind(item["reason"]) for item in skipped).most_common(3)
         hint = "; ".join(f"{n} x {r}" for r, n in reasons) or "the adapter yielded nothing"
         raise BuildError(f"no records from {name} under {root} ({hint}); check --root and the source layout")
-    _atomic_write_text(
-        out / SKIPPED_DIR / f"{name}.jsonl",
-        "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in skipped),
-    )
-    _atomic_write_text(
-        store / f"{name}{FILES_SUFFIX}",
-        json.dumps(getattr(adapter, "file_counts", None) or {}, indent=2, ensure_ascii=False) + "\n",
-    )
+    write_jsonl(out / SKIPPED_DIR / f"{name}.jsonl", skipped)
+    write_json(store / f"{name}{FILES_SUFFIX}", getattr(adapter, "file_counts", None) or {})
     partial.replace(final)
     summary = write_views(out) if views else {}
     return BuildResult(name, final, total, added, resumed, skipped, summary)
@@ -696,8 +674,7 @@ def build_source(
 
 def records_of(out_dir: str | Path, split: str, task: str) -> Iterator[dict]:
     """The record dicts of one view file (``OUT/<split>/<task>.jsonl``), for readers of the layout."""
-    path = Path(out_dir) / split / f"{task}.jsonl"
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    for _, value in iter_lines(Path(out_dir) / split / f"{task}.jsonl"):
+        if isinstance(value, BadLine):
+            raise ValueError(f"{value}; rebuild the view with `emollm data build`")
+        yield value

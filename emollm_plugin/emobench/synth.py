@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from emollm_plugin.emobench.build import MEDIA_DIR, RECORDS_DIR, write_views
+from emollm_plugin.emobench.jsonl import BadLine, iter_lines
 from emollm_plugin.emobench.records import Record, write_records
 from emollm_plugin.emobench.scoring import LEXICON
 from emollm_plugin.emobench.tasks import LABEL_SETS, TASKS, YES_NO, build_question, get_task
@@ -272,14 +273,13 @@ def load_cues(bench_dir: str | Path) -> dict[str, Cues]:
             f"{path}: no generator cues; this is not a synthetic EmoBench (write one with `emollm data synth`)"
         )
     cues = {}
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    data = json.loads(line)
-                    cues[str(data["id"])] = Cues.from_dict(data["cues"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{path}:{lineno}: not a cues entry ({exc}); rerun `emollm data synth`") from None
+    for lineno, data in iter_lines(path):
+        try:
+            if isinstance(data, BadLine):
+                raise ValueError(data.problem)
+            cues[str(data["id"])] = Cues.from_dict(data["cues"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{lineno}: not a cues entry ({exc}); rerun `emollm data synth`") from None
     return cues
 
 

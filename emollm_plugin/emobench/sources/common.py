@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
+from emollm_plugin.emobench.jsonl import BadLine, iter_lines
 from emollm_plugin.emobench.media import IMAGE_SUFFIXES
 from emollm_plugin.emobench.records import Record
 from emollm_plugin.emobench.sources.base import Skip, SourceError
@@ -267,19 +268,13 @@ def read_json(path: Path) -> object:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Skip]]:
     """``(line_number, object)`` per non-empty line; a malformed line yields a Skip, not an error."""
-    with Path(path).open(encoding="utf-8-sig", errors="replace") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            key = f"{Path(path).name}:{lineno}"
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, Skip(key, f"malformed JSON line ({exc.msg})")
-                continue
-            if not isinstance(data, dict):
-                yield lineno, Skip(key, f"expected a JSON object, got {type(data).__name__}")
-                continue
+    for lineno, data in iter_lines(path):
+        key = f"{Path(path).name}:{lineno}"
+        if isinstance(data, BadLine):
+            yield lineno, Skip(key, data.problem)
+        elif not isinstance(data, dict):
+            yield lineno, Skip(key, f"expected a JSON object, got {type(data).__name__}")
+        else:
             yield lineno, data
 
 
