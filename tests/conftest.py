@@ -21,17 +21,6 @@ for _name, _value in {
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Test files whose expensive session fixtures (``tests.emobench_fixtures.session_runs``: real lmms-eval runs)
-#: should be built once, so ``scripts/test.sh``'s workers (pytest-xdist, ``--dist loadgroup``) run them together.
-SHARED_RUNS = ("test_evaluate.py", "test_compare.py", "test_report.py", "test_report_html.py", "test_judge.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One pytest-xdist group per test file (module fixtures are built once), the lmms-eval-run files in one."""
-    for item in items:
-        group = "lmms-eval session runs" if item.path.name in SHARED_RUNS else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
 #: Six labels with one colour each: learnable from the pixels by a tiny model.
 COLOUR_LABELS = {
     "anger": (220, 20, 20),
