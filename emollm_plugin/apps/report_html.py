@@ -21,14 +21,11 @@ from pathlib import Path
 
 from emollm_plugin.emobench.media import MediaError, load_frames, load_image
 from emollm_plugin.emobench.records import Record, RecordError, iter_jsonl
+from emollm_plugin.emobench.scoring import percent
 from emollm_plugin.emobench.tasks import TASK_SPECS, TASKS
 from emollm_plugin.lmms_glue.results import Run, Sample
 
 THUMBNAIL_PX = 96
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _png_url(path: Path) -> str:
@@ -194,12 +191,12 @@ def render_html(run: Run, plots: dict[str, Path], emobench_dir: Path | None) -> 
             rows.append(f"<tr><td>{task}</td><td>{TASK_SPECS[task].title}</td><td colspan=5>missing</td></tr>")
             continue
         metric = result.metrics.get
-        cells = [str(result.n), *(_pct(metric(m)) for m in ("accuracy", "macro_f1", "uar", "unparsed_rate"))]
+        cells = [str(result.n), *(percent(metric(m)) for m in ("accuracy", "macro_f1", "uar", "unparsed_rate"))]
         rows.append(f"<tr><td>{task}</td><td>{TASK_SPECS[task].title}</td>"
                     + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>")
     mean = run.mean_accuracy
     rows.append(f'<tr><th colspan=3>mean of the six accuracies (the paper\'s score)</th><th class="num">'
-                f"{_pct(mean) if mean is not None else '- (incomplete)'}</th><th colspan=3></th></tr>")
+                f"{percent(mean) if mean is not None else '- (incomplete)'}</th><th colspan=3></th></tr>")
     parts += ["<h2>Per task</h2>", "<table id=\"per-task\"><tr><th>task</th><th>title</th><th>n</th>"
               "<th>accuracy %</th><th>macro-F1 %</th><th>UAR %</th><th>unparsed %</th></tr>", *rows, "</table>"]
     if "bars" in plots:
