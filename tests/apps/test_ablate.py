@@ -20,6 +20,7 @@ from emollm_plugin.apps.ablate import (
 )
 from emollm_plugin.emobench.tasks import TASKS
 from tests.apps.tables import markdown_rows
+from tests.conftest import REPO
 
 SMALL = {
     "base": {"synth_per_task": 8, "synth_test_per_task": 2, "objective_steps": 2, "emotional_steps": 2,
@@ -171,3 +172,14 @@ def test_small_sweep_runs_resumes_and_writes_table_and_plot(tmp_path):
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and "running ->" not in second.stdout
     assert (tmp_path / "out" / "mvp.md").read_text() == table
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scripts" / "ablate").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configurations_load_with_three_seeds_per_arm(path, tmp_path):
+    """The configurations the README's tables come from: valid options, no two values that are one run."""
+    config = load_config(path)
+    arms = arm_configs(config, tmp_path)
+    assert len(config["seeds"]) >= 3 and arms
+    for sweep, spec in config["sweeps"].items():
+        (values,) = spec.values()
+        assert sum(arm[0] == sweep for arm in arms) == len(values) * len(config["seeds"]), sweep
