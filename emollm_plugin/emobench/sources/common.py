@@ -174,18 +174,24 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def iter_folder_images(base: Path) -> Iterator[tuple[str, Path]]:
-    """``(folder name, file path)`` for every file one level below ``base``, sorted.
+def iter_folder_images(layout: Layout, base: Path) -> Iterator[tuple[str, Path, str] | Skip]:
+    """``(folder name, image path, path relative to the layout)`` for every file one level below ``base``.
 
-    Hidden entries (``.DS_Store``, ``__MACOSX``, ``Thumbs.db``) are left out: they are not
-    samples. Other non-image files are yielded too, so that the caller reports them as Skips
-    rather than dropping them unseen. Sorting makes the record order, and so every build,
-    reproducible.
+    Each folder is noted once as read (the build's per-file counts); a file that is not an image is
+    yielded as a Skip, so it is reported rather than dropped unseen. Hidden entries (``.DS_Store``,
+    ``__MACOSX``, ``Thumbs.db``) are left out: they are not samples. Sorting makes the record order,
+    and so every build, reproducible.
     """
     for folder in sorted(p for p in Path(base).iterdir() if p.is_dir() and not is_hidden(p)):
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and not is_hidden(path):
-                yield folder.name, path
+        files = [path for path in sorted(folder.iterdir()) if path.is_file() and not is_hidden(path)]
+        if files:
+            layout.reading(folder)
+        for path in files:
+            relative = layout.relative(path)
+            if is_image(path):
+                yield folder.name, path, relative
+            else:
+                yield Skip(relative, f"not an image file ({path.suffix or 'no suffix'})")
 
 
 def emotion_records(

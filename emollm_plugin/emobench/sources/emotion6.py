@@ -33,7 +33,6 @@ from emollm_plugin.emobench.sources.common import (
     clean_id,
     emotion_records,
     hash_split,
-    is_image,
     iter_folder_images,
     media_file,
     media_skip,
@@ -94,14 +93,11 @@ class Emotion6(SourceAdapter):
 
     def samples(self, layout: Layout) -> Iterator[Record | Skip]:
         labels = LABEL_SETS["ekman6"]
-        counted = None
-        for folder, path in iter_folder_images(layout.data / "images"):
-            if folder != counted:  # per-folder counts, noted once per folder rather than per image
-                counted = layout.reading(path.parent).name
-            relative = layout.relative(path)
-            if not is_image(path):
-                yield Skip(relative, f"not an image file ({path.suffix or 'no suffix'})")
+        for item in iter_folder_images(layout, layout.data / "images"):
+            if isinstance(item, Skip):
+                yield item
                 continue
+            folder, path, relative = item
             category = folder.strip().lower()
             if category not in labels:
                 yield Skip(relative, f"folder {folder!r} is not one of Emotion6's six ({', '.join(labels)})")

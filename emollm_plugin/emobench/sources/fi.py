@@ -69,14 +69,11 @@ class FI(SourceAdapter):
 
     def samples(self, layout: Layout) -> Iterator[Record | Skip]:
         labels = LABEL_SETS["mikels8"]
-        counted = None
-        for folder, path in iter_folder_images(layout.data):
-            if folder != counted:  # per-folder counts, noted once per folder rather than per image
-                counted = layout.reading(path.parent).name
-            relative = layout.relative(path)
-            if not is_image(path):
-                yield Skip(relative, f"not an image file ({path.suffix or 'no suffix'})")
+        for item in iter_folder_images(layout, layout.data):
+            if isinstance(item, Skip):
+                yield item
                 continue
+            folder, path, relative = item
             label = folder.strip().lower()
             # Release names already carry the emotion (amusement_0001); prefix it when a copy
             # renamed the files, so that ids stay unique across folders.
