@@ -21,7 +21,6 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,20 +45,6 @@ def _data_url(image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _serve(runner, max_batch: int, window_ms: float):
-    """The real server on a free loopback port, in a thread; returns (base url, uvicorn server, service)."""
-    from emollm_plugin.apps.serve import ChatService, Limits, bind, make_server
-
-    service = ChatService(runner, "bench", limits=Limits(max_batch=max_batch, batch_window_s=window_ms / 1000))
-    server = make_server(service, log_level="warning")
-    sock = bind("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}/v1", server, service, thread
-
-
 def _run(url: str, bodies: list[dict], concurrency: int) -> tuple[float, list[str]]:
     import httpx
 
@@ -80,6 +65,7 @@ def _run(url: str, bodies: list[dict], concurrency: int) -> tuple[float, list[st
 
 
 def bench(model: str | None, requests: int, max_tokens: int, device: str, max_batch: int, window_ms: float) -> dict:
+    from emollm_plugin.apps.serve import ChatService, Limits, running_in_thread
     from emollm_plugin.llava_glue.inference import load_runner
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -97,8 +83,9 @@ def bench(model: str | None, requests: int, max_tokens: int, device: str, max_ba
                    "messages": [{"role": "user", "content": [
                        {"type": "image_url", "image_url": {"url": _data_url(image)}},
                        {"type": "text", "text": QUESTION}]}]} for image in images]
-        url, server, service, thread = _serve(runner, max_batch, window_ms)
-        try:
+        service = ChatService(runner, "bench", limits=Limits(max_batch=max_batch, batch_window_s=window_ms / 1000))
+        with running_in_thread(service) as base:
+            url = base + "/v1"
             _run(url, bodies[:4], 1)  # warm-up
             service.batcher.batches.clear()
             one, answers_one = _run(url, bodies, 1)
@@ -106,9 +93,6 @@ def bench(model: str | None, requests: int, max_tokens: int, device: str, max_ba
             service.batcher.batches.clear()
             eight, answers_eight = _run(url, bodies, 8)
             batches_eight = list(service.batcher.batches)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
     mismatches = sum(a != b for a, b in zip(alone, answers_one, strict=True)) + sum(
         a != b for a, b in zip(alone, answers_eight, strict=True))
     return {"one": one, "eight": eight, "ratio": eight / one, "mismatches": mismatches,

@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Annotated, Any, Literal, Protocol
@@ -781,6 +781,25 @@ def make_server(service: ChatService, log_level: str = "info"):
     config = uvicorn.Config(create_app(service), log_level=log_level, timeout_keep_alive=5,
                             limit_concurrency=max(64, service.limits.max_queue), server_header=False)
     return uvicorn.Server(config)
+
+
+@contextlib.contextmanager
+def running_in_thread(service: ChatService, host: str = "127.0.0.1", log_level: str = "warning") -> Iterator[str]:
+    """The service on uvicorn in a background thread, on a free port of ``host``: yields its base URL
+    (``http://host:port``) and stops the server on exit. For benches and tests in one process."""
+    server = make_server(service, log_level=log_level)
+    sock = bind(host, 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"emollm serve: the server on {host} stopped before it started (see its log)")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def api_key_from_env(name: str | None) -> str | None:

@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -342,18 +341,11 @@ def runner(trained):
 @pytest.fixture
 def in_process(runner):
     """The real app on uvicorn in a thread, over the runner this test also calls directly."""
-    from emollm_plugin.apps.serve import ChatService, Limits, bind, make_server
+    from emollm_plugin.apps.serve import ChatService, Limits, running_in_thread
 
     service = ChatService(runner, NAME, limits=Limits(max_batch=8, batch_window_s=0.2))
-    server = make_server(service, log_level="warning")
-    sock = bind("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", service
-    server.should_exit = True
-    thread.join(timeout=30)
+    with running_in_thread(service) as url:
+        yield url, service
 
 
 def test_concurrent_requests_run_as_one_batch_with_unbatched_answers(in_process, runner, trained):
